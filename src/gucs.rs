@@ -1,0 +1,140 @@
+//! Settings (`authguard.*`): their defaults, ranges and who may change them.
+//!
+//! Everything that weakens a security decision when changed (the reuse grace,
+//! idle timeout, audit of rotations, IP truncation, keys) is `SUSET`: only a
+//! superuser (or `ALTER SYSTEM` / `ALTER ROLE ... SET` by one) can change it, so
+//! the application role cannot widen its own grace window or stop auditing.
+//! Secrets are also `SUPERUSER_ONLY | NO_SHOW_ALL`: invisible in `SHOW`,
+//! `SHOW ALL` and `pg_settings` to everyone else.
+
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+use std::ffi::CString;
+
+/// Grace window (ms) in which the immediate parent token is answered `reissued`.
+pub static REUSE_INTERVAL_MS: GucSetting<i32> = GucSetting::<i32>::new(10_000);
+/// Default absolute lifetime (s) of a new session.
+pub static SESSION_TTL_S: GucSetting<i32> = GucSetting::<i32>::new(30 * 24 * 3600);
+/// Idle timeout (s); 0 disables it.
+pub static IDLE_TIMEOUT_S: GucSetting<i32> = GucSetting::<i32>::new(0);
+/// Prefix lengths kept of client addresses.
+pub static IPV4_PREFIX: GucSetting<i32> = GucSetting::<i32>::new(24);
+pub static IPV6_PREFIX: GucSetting<i32> = GucSetting::<i32>::new(48);
+/// Audit routine rotations too (off: only security events are audited).
+pub static AUDIT_ROTATIONS: GucSetting<bool> = GucSetting::<bool>::new(false);
+/// Key for `device_hash` / `hash_token` (HMAC); unset means plain SHA-256.
+pub static HASH_KEY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// Master key of the keyring, 64 hex characters.
+pub static MASTER_KEY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// Command run by the server whose standard output is the master key.
+pub static MASTER_KEY_COMMAND: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(None);
+
+const SECRET: GucFlags = GucFlags::SUPERUSER_ONLY.union(GucFlags::NO_SHOW_ALL);
+
+pub fn register() {
+    GucRegistry::define_int_guc(
+        c"authguard.reuse_interval",
+        c"Grace window in which a token's immediate parent is answered 'reissued' instead of 'replay_detected'.",
+        c"0 turns the grace off: any non-current token is a replay at once.",
+        &REUSE_INTERVAL_MS,
+        0,
+        24 * 3600 * 1000,
+        GucContext::Suset,
+        GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"authguard.session_ttl",
+        c"Absolute lifetime of a session when create_session is given no ttl.",
+        c"",
+        &SESSION_TTL_S,
+        1,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"authguard.idle_timeout",
+        c"A session not rotated for this long is expired; 0 disables the idle timeout.",
+        c"",
+        &IDLE_TIMEOUT_S,
+        0,
+        i32::MAX,
+        GucContext::Suset,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"authguard.ipv4_prefix",
+        c"Prefix length kept of IPv4 client addresses (last_ip_cidr).",
+        c"",
+        &IPV4_PREFIX,
+        0,
+        32,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"authguard.ipv6_prefix",
+        c"Prefix length kept of IPv6 client addresses (last_ip_cidr).",
+        c"",
+        &IPV6_PREFIX,
+        0,
+        128,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"authguard.audit_rotations",
+        c"Write an auth_audit_log row for every routine rotation.",
+        c"Security events (replays, revocations, DPoP mismatches) are always audited.",
+        &AUDIT_ROTATIONS,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"authguard.hash_key",
+        c"Secret key for device_hash and hash_token (HMAC-SHA256). Unset: plain SHA-256.",
+        c"Superuser-only; hidden from SHOW and pg_settings for other roles.",
+        &HASH_KEY,
+        GucContext::Suset,
+        SECRET,
+    );
+    GucRegistry::define_string_guc(
+        c"authguard.master_key",
+        c"Keyring master key: 64 hexadecimal characters (32 bytes).",
+        c"Superuser-only; hidden from SHOW and pg_settings for other roles.",
+        &MASTER_KEY,
+        GucContext::Suset,
+        SECRET,
+    );
+    GucRegistry::define_string_guc(
+        c"authguard.master_key_command",
+        c"Command run by the server whose standard output is the keyring master key (64 hex characters).",
+        c"Used when authguard.master_key is not set; for KMS integration. Set in postgresql.conf or with ALTER SYSTEM.",
+        &MASTER_KEY_COMMAND,
+        GucContext::Sighup,
+        SECRET,
+    );
+    // SAFETY: called once from _PG_init; reserves the prefix so typos in
+    // authguard.* settings are reported instead of silently ignored.
+    unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"authguard".as_ptr()) };
+}
+
+/// Current reuse grace in microseconds.
+pub fn reuse_interval_micros() -> i64 {
+    i64::from(REUSE_INTERVAL_MS.get()) * 1000
+}
+
+/// Current idle timeout in microseconds; 0 when off.
+pub fn idle_timeout_micros() -> i64 {
+    i64::from(IDLE_TIMEOUT_S.get()) * 1_000_000
+}
+
+/// Default session lifetime in microseconds.
+pub fn session_ttl_micros() -> i64 {
+    i64::from(SESSION_TTL_S.get()) * 1_000_000
+}
+
+/// The hash key's bytes, if set and non-empty.
+pub fn hash_key() -> Option<Vec<u8>> {
+    HASH_KEY.get().map(|k| k.into_bytes()).filter(|k| !k.is_empty())
+}

@@ -1,0 +1,41 @@
+//! pg_authguard: session and token security inside PostgreSQL.
+//!
+//! Module map (one concern each):
+//! - [`errors`]: the single error type and its SQLSTATE mapping.
+//! - [`gucs`]: the `authguard.*` settings.
+//! - [`crypto`]: hashing, MACs, KDF, X25519 and AEAD primitives as SQL functions.
+//! - [`privacy`]: device hashes, IP truncation, token hashing.
+//! - [`sessions`]: refresh-token rotation, replay detection, revocation, cleanup.
+//! - [`spi_plans`]: SPI plans kept across calls for the hot paths.
+
+use pgrx::prelude::*;
+
+pub mod crypto;
+pub mod errors;
+pub mod gucs;
+pub mod privacy;
+pub mod sessions;
+pub mod spi_plans;
+pub mod uuid_gen;
+
+::pgrx::pg_module_magic!(name, version);
+
+// Roles are cluster-wide; the schema's tables and views come next; grants last.
+extension_sql_file!("../sql/roles.sql", name = "roles", bootstrap);
+extension_sql_file!("../sql/sessions.sql", name = "sessions_schema", requires = ["roles"]);
+extension_sql_file!("../sql/grants.sql", name = "grants", finalize);
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    gucs::register();
+}
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}

@@ -1,0 +1,1092 @@
+//! Sessions: login, refresh-token rotation with replay detection, validation,
+//! family and user revocation, cleanup, stats.
+//!
+//! A *family* is one login lineage; it holds one or more sessions (devices).
+//! A jti is *current* when it is the `current_jti` of a live (unrevoked)
+//! session of its family. Every status is decided under row locks on the
+//! family's rows, so concurrent refreshes serialize (READ COMMITTED; under
+//! REPEATABLE READ / SERIALIZABLE the loser gets SQLSTATE 40001 and retries).
+//!
+//! The decisions themselves ([`decide_rotation`], [`decide_validation`]) are
+//! plain functions over loaded rows, unit-tested without Postgres.
+
+use crate::errors::{AuthGuardError, OrReport, Result};
+use crate::gucs;
+use crate::privacy::{self, CidrDatum, InetDatum};
+use crate::spi_plans::{plan, Statement};
+use crate::uuid_gen;
+use pgrx::datum::{DatumWithOid, Interval, TimestampWithTimeZone};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+use pgrx::{JsonB, Uuid};
+
+const UUID: pg_sys::Oid = pg_sys::UUIDOID;
+const TEXT: pg_sys::Oid = pg_sys::TEXTOID;
+const TSTZ: pg_sys::Oid = pg_sys::TIMESTAMPTZOID;
+const INTERVAL: pg_sys::Oid = pg_sys::INTERVALOID;
+const CIDR: pg_sys::Oid = pg_sys::CIDROID;
+const INT8: pg_sys::Oid = pg_sys::INT8OID;
+
+/// Microseconds since 2000-01-01, Postgres' TimestampTz representation.
+pub type Micros = i64;
+
+/// Upper bound for any interval argument: a century. Anything longer is a bug.
+const MAX_INTERVAL_MICROS: i128 = 100 * 365 * 86_400 * 1_000_000;
+
+/// An interval as microseconds (months counted as 30 days, like `justify_days`).
+pub fn interval_micros(iv: &Interval) -> i128 {
+    i128::from(iv.months()) * 30 * 86_400_000_000 + i128::from(iv.days()) * 86_400_000_000
+        + i128::from(iv.micros())
+}
+
+/// Validate an interval argument: strictly positive (or >= 0) and at most a century.
+pub fn check_interval(name: &'static str, iv: &Interval, allow_zero: bool) -> Result<i64> {
+    let us = interval_micros(iv);
+    if us < 0 || (us == 0 && !allow_zero) {
+        let must = if allow_zero { "must not be negative" } else { "must be positive" };
+        return Err(AuthGuardError::InvalidParameter(format!("{name} {must}").into()));
+    }
+    if us > MAX_INTERVAL_MICROS {
+        return Err(AuthGuardError::IntervalOutOfRange(
+            format!("{name} is longer than 100 years").into(),
+        ));
+    }
+    Ok(us as i64)
+}
+
+fn now() -> Micros {
+    // now(): the transaction's start, as every SQL statement here sees it.
+    unsafe { pg_sys::GetCurrentTransactionStartTimestamp() }
+}
+
+fn ts(t: Option<TimestampWithTimeZone>) -> Option<Micros> {
+    t.map(pg_sys::TimestampTz::from)
+}
+
+fn require<T>(v: Option<T>, name: &'static str) -> Result<T> {
+    v.ok_or(AuthGuardError::NullArgument(name))
+}
+
+/// Writers refuse early and clearly on a standby or in a read-only transaction.
+fn require_writable(what: &'static str) -> Result<()> {
+    // SAFETY: plain reads of backend-global state.
+    let read_only = unsafe { pg_sys::RecoveryInProgress() || pg_sys::XactReadOnly };
+    if read_only { Err(AuthGuardError::ReadOnly(what)) } else { Ok(()) }
+}
+
+// ----------------------------------------------------------------- decisions
+
+/// What the decision functions need to know of one session row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRow {
+    pub id: [u8; 16],
+    pub user_id: [u8; 16],
+    pub current_jti: [u8; 16],
+    pub previous_jti: Option<[u8; 16]>,
+    pub created_at: Micros,
+    pub last_rotated_at: Option<Micros>,
+    pub expires_at: Micros,
+    pub revoked: bool,
+    pub dpop_jkt: Option<String>,
+    pub auth_time: Micros,
+}
+
+/// The clock and policy a decision is made under.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    pub now: Micros,
+    /// 0 disables the reuse grace.
+    pub reuse_interval: Micros,
+    /// 0 disables the idle timeout.
+    pub idle_timeout: Micros,
+}
+
+impl SessionRow {
+    fn is_expired(&self, p: &Policy) -> bool {
+        self.expires_at <= p.now
+            || (p.idle_timeout > 0
+                && self.last_rotated_at.unwrap_or(self.created_at) <= p.now - p.idle_timeout)
+    }
+
+    /// Bound to a key thumbprint and another (or none) was presented.
+    fn dpop_mismatch(&self, presented: Option<&str>) -> bool {
+        matches!(&self.dpop_jkt, Some(bound) if Some(bound.as_str()) != presented)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rotation {
+    NotFound,
+    Revoked { session: Option<usize> },
+    Expired { session: usize },
+    DpopMismatch { session: usize },
+    Rotate { session: usize },
+    Reissue { session: usize },
+    Replay { session: usize },
+}
+
+/// Decide what a refresh presenting `jti` means for a family whose rows are
+/// `rows` (all of them, locked). Order follows the baseline: existence,
+/// expiry, DPoP binding, then current / immediate parent / replay.
+pub fn decide_rotation(rows: &[SessionRow], jti: &[u8; 16], dpop: Option<&str>, p: &Policy) -> Rotation {
+    if rows.is_empty() {
+        return Rotation::NotFound;
+    }
+    let live = || rows.iter().enumerate().filter(|(_, r)| !r.revoked);
+    let gate = |i: usize, then: Rotation| {
+        if rows[i].is_expired(p) {
+            Rotation::Expired { session: i }
+        } else if rows[i].dpop_mismatch(dpop) {
+            Rotation::DpopMismatch { session: i }
+        } else {
+            then
+        }
+    };
+    if let Some((i, _)) = live().find(|(_, r)| &r.current_jti == jti) {
+        return gate(i, Rotation::Rotate { session: i });
+    }
+    if p.reuse_interval > 0 {
+        let parent = live().find(|(_, r)| {
+            r.previous_jti.as_ref() == Some(jti)
+                && r.last_rotated_at.is_some_and(|t| t > p.now - p.reuse_interval)
+        });
+        if let Some((i, _)) = parent {
+            return gate(i, Rotation::Reissue { session: i });
+        }
+    }
+    // Not current, not a young parent: a replay if anything is still alive.
+    let newest_live = live()
+        .filter(|(_, r)| !r.is_expired(p))
+        .max_by_key(|(_, r)| r.created_at)
+        .map(|(i, _)| i);
+    match newest_live {
+        Some(i) if rows[i].dpop_mismatch(dpop) => Rotation::DpopMismatch { session: i },
+        Some(i) => Rotation::Replay { session: i },
+        None => match live().max_by_key(|(_, r)| r.created_at) {
+            Some((i, _)) => Rotation::Expired { session: i },
+            None => {
+                let owner = rows.iter().position(|r| &r.current_jti == jti || r.previous_jti.as_ref() == Some(jti));
+                Rotation::Revoked { session: owner }
+            }
+        },
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Validation {
+    NotFound,
+    Revoked { session: Option<usize> },
+    Expired { session: usize },
+    StaleToken { session: usize },
+    DpopMismatch { session: usize },
+    Valid { session: usize, step_up_required: bool },
+}
+
+impl Validation {
+    pub fn status(&self) -> &'static str {
+        match self {
+            Validation::NotFound => "not_found",
+            Validation::Revoked { .. } => "revoked",
+            Validation::Expired { .. } => "expired",
+            Validation::StaleToken { .. } => "stale_token",
+            Validation::DpopMismatch { .. } => "dpop_mismatch",
+            Validation::Valid { .. } => "valid",
+        }
+    }
+    fn session(&self) -> Option<usize> {
+        match *self {
+            Validation::NotFound => None,
+            Validation::Revoked { session } => session,
+            Validation::Expired { session }
+            | Validation::StaleToken { session }
+            | Validation::DpopMismatch { session }
+            | Validation::Valid { session, .. } => Some(session),
+        }
+    }
+}
+
+/// Read-only counterpart of [`decide_rotation`] for `validate_session`.
+pub fn decide_validation(
+    rows: &[SessionRow],
+    jti: &[u8; 16],
+    dpop: Option<&str>,
+    max_auth_age: Option<Micros>,
+    p: &Policy,
+) -> Validation {
+    if rows.is_empty() {
+        return Validation::NotFound;
+    }
+    let live = || rows.iter().enumerate().filter(|(_, r)| !r.revoked);
+    if let Some((i, r)) = live().find(|(_, r)| &r.current_jti == jti) {
+        return if r.is_expired(p) {
+            Validation::Expired { session: i }
+        } else if r.dpop_mismatch(dpop) {
+            Validation::DpopMismatch { session: i }
+        } else {
+            let step_up_required = max_auth_age.is_some_and(|age| r.auth_time < p.now - age);
+            Validation::Valid { session: i, step_up_required }
+        };
+    }
+    let newest = |it: &mut dyn Iterator<Item = (usize, &SessionRow)>| it.max_by_key(|(_, r)| r.created_at).map(|(i, _)| i);
+    if let Some(i) = newest(&mut live().filter(|(_, r)| !r.is_expired(p))) {
+        return Validation::StaleToken { session: i };
+    }
+    if let Some(i) = newest(&mut live()) {
+        return Validation::Expired { session: i };
+    }
+    let owner = rows.iter().position(|r| &r.current_jti == jti || r.previous_jti.as_ref() == Some(jti));
+    Validation::Revoked { session: owner }
+}
+
+// ---------------------------------------------------------------- statements
+
+// SQL run by SECURITY DEFINER code: every name is schema-qualified, operators
+// included, so a caller's search_path can never redirect a lookup.
+const FAMILY_ROWS_FOR_UPDATE: Statement = Statement {
+    key: "family_rows_for_update",
+    sql: "SELECT id, user_id, current_jti, previous_jti, created_at, last_rotated_at, \
+          expires_at, revoked_at IS NOT NULL, dpop_jkt, auth_time \
+          FROM authguard.auth_sessions WHERE family_id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+    args: &[UUID],
+    mutating: true,
+};
+
+const FAMILY_ROWS: Statement = Statement {
+    key: "family_rows",
+    sql: "SELECT id, user_id, current_jti, previous_jti, created_at, last_rotated_at, \
+          expires_at, revoked_at IS NOT NULL, dpop_jkt, auth_time \
+          FROM authguard.auth_sessions WHERE family_id OPERATOR(pg_catalog.=) $1",
+    args: &[UUID],
+    mutating: false,
+};
+
+/// The hot read: one probe of the live-jti unique index.
+const LIVE_BY_JTI: Statement = Statement {
+    key: "live_by_jti",
+    sql: "SELECT id, user_id, current_jti, previous_jti, created_at, last_rotated_at, \
+          expires_at, false, dpop_jkt, auth_time, family_id \
+          FROM authguard.auth_sessions \
+          WHERE current_jti OPERATOR(pg_catalog.=) $1 AND revoked_at IS NULL",
+    args: &[UUID],
+    mutating: false,
+};
+
+/// The hot write: rotation of a current, unexpired, key-matching token in one
+/// statement. A concurrent rotation of the same row makes the loser's
+/// re-check (EvalPlanQual) fail, sending it to the locked slow path.
+const ROTATE_FAST: Statement = Statement {
+    key: "rotate_fast",
+    sql: "UPDATE authguard.auth_sessions s \
+             SET previous_jti = s.current_jti, current_jti = $3, \
+                 last_rotated_at = pg_catalog.now(), rotation_count = s.rotation_count OPERATOR(pg_catalog.+) 1, \
+                 device_hash = COALESCE($4, s.device_hash), last_ip_cidr = COALESCE($5, s.last_ip_cidr) \
+           WHERE s.current_jti OPERATOR(pg_catalog.=) $2 AND s.revoked_at IS NULL \
+             AND s.family_id OPERATOR(pg_catalog.=) $1 \
+             AND s.expires_at OPERATOR(pg_catalog.>) pg_catalog.now() \
+             AND ($6 IS NULL OR COALESCE(s.last_rotated_at, s.created_at) \
+                  OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) $6)) \
+             AND (s.dpop_jkt IS NULL OR s.dpop_jkt OPERATOR(pg_catalog.=) $7) \
+          RETURNING s.id, s.user_id, s.expires_at",
+    args: &[UUID, UUID, UUID, TEXT, CIDR, INTERVAL, TEXT],
+    mutating: true,
+};
+
+/// Rotation of a row already locked by the slow path.
+const ROTATE_BY_ID: Statement = Statement {
+    key: "rotate_by_id",
+    sql: "UPDATE authguard.auth_sessions s \
+             SET previous_jti = s.current_jti, current_jti = $2, \
+                 last_rotated_at = pg_catalog.now(), rotation_count = s.rotation_count OPERATOR(pg_catalog.+) 1, \
+                 device_hash = COALESCE($3, s.device_hash), last_ip_cidr = COALESCE($4, s.last_ip_cidr) \
+           WHERE s.id OPERATOR(pg_catalog.=) $1 RETURNING s.expires_at",
+    args: &[UUID, UUID, TEXT, CIDR],
+    mutating: true,
+};
+
+const INSERT_SESSION: Statement = Statement {
+    key: "insert_session",
+    sql: "INSERT INTO authguard.auth_sessions \
+            (id, user_id, family_id, current_jti, device_hash, last_ip_cidr, auth_time, created_at, expires_at, dpop_jkt) \
+          VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7, pg_catalog.now()), pg_catalog.now(), \
+                  pg_catalog.now() OPERATOR(pg_catalog.+) $8, $9) \
+          RETURNING expires_at",
+    args: &[UUID, UUID, UUID, UUID, TEXT, CIDR, TSTZ, INTERVAL, TEXT],
+    mutating: true,
+};
+
+/// Serializes joins of a family (create_session with family_id) against its
+/// revocation, so that no session can be added to a family being revoked.
+const FAMILY_LOCK: Statement = Statement {
+    key: "family_lock",
+    sql: "SELECT pg_catalog.pg_advisory_xact_lock(1634169956, \
+          pg_catalog.hashtext(($1)::pg_catalog.text))",
+    args: &[UUID],
+    mutating: true,
+};
+
+const REVOKE_FAMILY: Statement = Statement {
+    key: "revoke_family",
+    sql: "UPDATE authguard.auth_sessions \
+             SET revoked_at = pg_catalog.now(), revoked_reason = $2, reused_jti_of = COALESCE($3, reused_jti_of) \
+           WHERE family_id OPERATOR(pg_catalog.=) $1 AND revoked_at IS NULL \
+          RETURNING user_id",
+    args: &[UUID, TEXT, UUID],
+    mutating: true,
+};
+
+const REVOKE_USER: Statement = Statement {
+    key: "revoke_user",
+    sql: "UPDATE authguard.auth_sessions \
+             SET revoked_at = pg_catalog.now(), revoked_reason = $2 \
+           WHERE user_id OPERATOR(pg_catalog.=) $1 AND revoked_at IS NULL \
+             AND ($3 IS NULL OR family_id OPERATOR(pg_catalog.<>) $3) \
+          RETURNING family_id",
+    args: &[UUID, TEXT, UUID],
+    mutating: true,
+};
+
+const AUDIT: Statement = Statement {
+    key: "audit",
+    sql: "INSERT INTO authguard.auth_audit_log (action, user_id, family_id, session_id, jti, details) \
+          VALUES ($1, $2, $3, $4, $5, COALESCE($6, '{}'::pg_catalog.jsonb))",
+    args: &[TEXT, UUID, UUID, UUID, UUID, pg_sys::JSONBOID],
+    mutating: true,
+};
+
+/// One keyset-paginated batch of cleanup over `(expires_at, id)`.
+const CLEANUP_EXPIRED_BATCH: Statement = Statement {
+    key: "cleanup_expired_batch",
+    sql: "WITH batch AS ( \
+            SELECT id, expires_at FROM authguard.auth_sessions \
+             WHERE expires_at OPERATOR(pg_catalog.<) $1 \
+               AND ($2 IS NULL OR (expires_at, id) OPERATOR(pg_catalog.>) ($2, $3)) \
+             ORDER BY expires_at, id LIMIT $4 FOR UPDATE SKIP LOCKED), \
+          gone AS (DELETE FROM authguard.auth_sessions s USING batch b \
+                    WHERE s.id OPERATOR(pg_catalog.=) b.id RETURNING s.id) \
+          SELECT (SELECT pg_catalog.count(*) FROM gone), \
+                 (SELECT pg_catalog.count(*) FROM batch), l.expires_at, l.id \
+            FROM (SELECT expires_at, id FROM batch ORDER BY expires_at DESC, id DESC LIMIT 1) l \
+           RIGHT JOIN (SELECT 1) one ON true",
+    args: &[TSTZ, TSTZ, UUID, INT8],
+    mutating: true,
+};
+
+const CLEANUP_REVOKED_BATCH: Statement = Statement {
+    key: "cleanup_revoked_batch",
+    sql: "WITH batch AS ( \
+            SELECT id, revoked_at FROM authguard.auth_sessions \
+             WHERE revoked_at OPERATOR(pg_catalog.<) $1 \
+               AND ($2 IS NULL OR (revoked_at, id) OPERATOR(pg_catalog.>) ($2, $3)) \
+             ORDER BY revoked_at, id LIMIT $4 FOR UPDATE SKIP LOCKED), \
+          gone AS (DELETE FROM authguard.auth_sessions s USING batch b \
+                    WHERE s.id OPERATOR(pg_catalog.=) b.id RETURNING s.id) \
+          SELECT (SELECT pg_catalog.count(*) FROM gone), \
+                 (SELECT pg_catalog.count(*) FROM batch), l.revoked_at, l.id \
+            FROM (SELECT revoked_at, id FROM batch ORDER BY revoked_at DESC, id DESC LIMIT 1) l \
+           RIGHT JOIN (SELECT 1) one ON true",
+    args: &[TSTZ, TSTZ, UUID, INT8],
+    mutating: true,
+};
+
+const STATS: Statement = Statement {
+    key: "session_stats",
+    sql: "SELECT pg_catalog.jsonb_build_object( \
+            'active_sessions', (SELECT pg_catalog.count(*) FROM authguard.auth_sessions \
+                                 WHERE revoked_at IS NULL AND expires_at OPERATOR(pg_catalog.>) pg_catalog.now()), \
+            'active_families', (SELECT pg_catalog.count(DISTINCT family_id) FROM authguard.auth_sessions \
+                                 WHERE revoked_at IS NULL AND expires_at OPERATOR(pg_catalog.>) pg_catalog.now()), \
+            'active_users', (SELECT pg_catalog.count(DISTINCT user_id) FROM authguard.auth_sessions \
+                              WHERE revoked_at IS NULL AND expires_at OPERATOR(pg_catalog.>) pg_catalog.now()), \
+            'sessions_created_24h', (SELECT pg_catalog.count(*) FROM authguard.auth_sessions \
+                                 WHERE created_at OPERATOR(pg_catalog.>) pg_catalog.now() OPERATOR(pg_catalog.-) '24 hours'::pg_catalog.interval), \
+            'sessions_rotated_24h', (SELECT pg_catalog.count(*) FROM authguard.auth_sessions \
+                                 WHERE last_rotated_at OPERATOR(pg_catalog.>) pg_catalog.now() OPERATOR(pg_catalog.-) '24 hours'::pg_catalog.interval), \
+            'replays_24h', (SELECT pg_catalog.count(*) FROM authguard.auth_audit_log \
+                             WHERE action OPERATOR(pg_catalog.=) 'token_replay_detected' \
+                               AND created_at OPERATOR(pg_catalog.>) pg_catalog.now() OPERATOR(pg_catalog.-) '24 hours'::pg_catalog.interval), \
+            'revocations_24h', COALESCE((SELECT pg_catalog.jsonb_object_agg(revoked_reason, n) FROM ( \
+                                   SELECT revoked_reason, pg_catalog.count(*) AS n FROM authguard.auth_sessions \
+                                    WHERE revoked_at OPERATOR(pg_catalog.>) pg_catalog.now() OPERATOR(pg_catalog.-) '24 hours'::pg_catalog.interval \
+                                    GROUP BY revoked_reason) r), '{}'::pg_catalog.jsonb))",
+    args: &[],
+    mutating: false,
+};
+
+// ------------------------------------------------------------------- helpers
+
+fn arg<'a, T: pgrx::IntoDatum>(v: T) -> DatumWithOid<'a> {
+    v.into()
+}
+
+fn uuid_bytes(u: &Uuid) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b.copy_from_slice(u.as_bytes());
+    b
+}
+
+fn row_from_tuple(t: &pgrx::spi::SpiHeapTupleData<'_>) -> Result<SessionRow> {
+    let uuid = |i| -> Result<[u8; 16]> {
+        Ok(uuid_bytes(&t.get::<Uuid>(i)?.ok_or_else(|| AuthGuardError::Internal("NULL uuid".into()))?))
+    };
+    let time = |i| -> Result<Option<Micros>> { Ok(ts(t.get::<TimestampWithTimeZone>(i)?)) };
+    Ok(SessionRow {
+        id: uuid(1)?,
+        user_id: uuid(2)?,
+        current_jti: uuid(3)?,
+        previous_jti: t.get::<Uuid>(4)?.map(|u| uuid_bytes(&u)),
+        created_at: time(5)?.unwrap_or(0),
+        last_rotated_at: time(6)?,
+        expires_at: time(7)?.unwrap_or(0),
+        revoked: t.get::<bool>(8)?.unwrap_or(false),
+        dpop_jkt: t.get::<String>(9)?,
+        auth_time: time(10)?.unwrap_or(0),
+    })
+}
+
+fn load_rows(client: &SpiClient<'_>, stmt: &Statement, key: &Uuid) -> Result<Vec<SessionRow>> {
+    let p = plan(client, stmt)?;
+    let table = client.select(p, None, &[arg(*key)])?;
+    let mut rows = Vec::with_capacity(table.len());
+    for t in table {
+        rows.push(row_from_tuple(&t)?);
+    }
+    Ok(rows)
+}
+
+fn policy() -> Policy {
+    Policy {
+        now: now(),
+        reuse_interval: gucs::reuse_interval_micros(),
+        idle_timeout: gucs::idle_timeout_micros(),
+    }
+}
+
+fn audit(
+    client: &SpiClient<'_>,
+    action: &str,
+    user_id: Option<Uuid>,
+    family_id: Option<Uuid>,
+    session_id: Option<Uuid>,
+    jti: Option<Uuid>,
+    details: serde_json::Value,
+) -> Result<()> {
+    let p = plan(client, &AUDIT)?;
+    client.select(
+        p,
+        None,
+        &[arg(action), arg(user_id), arg(family_id), arg(session_id), arg(jti), arg(JsonB(details))],
+    )?;
+    Ok(())
+}
+
+/// Revoke every live session of a family; audits `family_revoked` when any was.
+fn revoke_family(
+    client: &SpiClient<'_>,
+    family_id: Uuid,
+    reason: &str,
+    reused_jti: Option<Uuid>,
+) -> Result<(i32, Option<Uuid>)> {
+    let lock = plan(client, &FAMILY_LOCK)?;
+    client.select(lock, None, &[arg(family_id)])?;
+    let p = plan(client, &REVOKE_FAMILY)?;
+    let table = client.select(p, None, &[arg(family_id), arg(reason), arg(reused_jti)])?;
+    let n = table.len() as i32;
+    let mut user = None;
+    for t in table {
+        user = t.get::<Uuid>(1)?;
+    }
+    if n > 0 {
+        audit(
+            client,
+            "family_revoked",
+            user,
+            Some(family_id),
+            None,
+            None,
+            serde_json::json!({ "reason": reason, "sessions": n }),
+        )?;
+    }
+    Ok((n, user))
+}
+
+fn cidr_of(ip: Option<InetDatum>) -> Result<Option<CidrDatum>> {
+    ip.map(|ip| privacy::network_of(&ip, None, None)).transpose()
+}
+
+fn hash_device(user_agent: Option<&str>) -> Option<String> {
+    user_agent.map(|ua| privacy::keyed_hash_hex(ua.as_bytes()))
+}
+
+fn tstz(m: Micros) -> Option<TimestampWithTimeZone> {
+    TimestampWithTimeZone::try_from(m).ok()
+}
+
+// ------------------------------------------------------------- SQL functions
+
+
+/// A new login. Returns the session, its family and its first jti.
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+pub fn create_session(
+    user_id: Option<Uuid>,
+    ttl: default!(Option<Interval>, "NULL"),
+    user_agent: default!(Option<&str>, "NULL"),
+    ip: default!(Option<InetDatum>, "NULL"),
+    dpop_jkt: default!(Option<&str>, "NULL"),
+    family_id: default!(Option<Uuid>, "NULL"),
+    auth_time: default!(Option<TimestampWithTimeZone>, "now()"),
+) -> TableIterator<'static, (
+    name!(session_id, Option<Uuid>),
+    name!(family_id, Option<Uuid>),
+    name!(jti, Option<Uuid>),
+    name!(expires_at, Option<TimestampWithTimeZone>),
+)> {
+    create_session_impl(user_id, ttl, user_agent, ip, dpop_jkt, family_id, auth_time).or_report()
+}
+
+fn create_session_impl(
+    user_id: Option<Uuid>,
+    ttl: Option<Interval>,
+    user_agent: Option<&str>,
+    ip: Option<InetDatum>,
+    dpop_jkt: Option<&str>,
+    family_id: Option<Uuid>,
+    auth_time: Option<TimestampWithTimeZone>,
+) -> Result<TableIterator<'static, (
+    name!(session_id, Option<Uuid>),
+    name!(family_id, Option<Uuid>),
+    name!(jti, Option<Uuid>),
+    name!(expires_at, Option<TimestampWithTimeZone>),
+)>> {
+    require_writable("create_session")?;
+    let user_id = require(user_id, "user_id")?;
+    let ttl = match ttl {
+        Some(iv) => {
+            check_interval("ttl", &iv, false)?;
+            iv
+        }
+        None => Interval::from_micros(gucs::session_ttl_micros()),
+    };
+    if let Some(t) = ts(auth_time) {
+        if t > now() + 300 * 1_000_000 {
+            return Err(AuthGuardError::InvalidParameter(
+                "auth_time lies in the future (more than 5 minutes of clock skew)".into(),
+            ));
+        }
+    }
+    if dpop_jkt.is_some_and(|j| j.is_empty() || j.len() > 512) {
+        return Err(AuthGuardError::InvalidParameter(
+            "dpop_jkt must be a JWK thumbprint of 1 to 512 characters".into(),
+        ));
+    }
+    let device = hash_device(user_agent);
+    let cidr = cidr_of(ip)?;
+    let session_id = uuid_gen::new_v4()?;
+    let jti = uuid_gen::new_v4()?;
+
+    Spi::connect_mut(|client| {
+        let family = match family_id {
+            None => uuid_gen::new_v4()?,
+            Some(f) => {
+                // Joining an existing family: it must be this user's and alive.
+                let lock = plan(client, &FAMILY_LOCK)?;
+                client.select(lock, None, &[arg(f)])?;
+                let rows = load_rows(client, &FAMILY_ROWS_FOR_UPDATE, &f)?;
+                if rows.iter().any(|r| r.user_id != uuid_bytes(&user_id)) {
+                    return Err(AuthGuardError::NotAuthorized(
+                        "family_id belongs to another user".into(),
+                    ));
+                }
+                if !rows.is_empty() && rows.iter().all(|r| r.revoked) {
+                    return Err(AuthGuardError::NotAuthorized(
+                        "family_id names a revoked family; start a new login".into(),
+                    ));
+                }
+                f
+            }
+        };
+        let p = plan(client, &INSERT_SESSION)?;
+        let table = client.select(
+            p,
+            None,
+            &[
+                arg(session_id),
+                arg(user_id),
+                arg(family),
+                arg(jti),
+                arg(device.clone()),
+                arg(cidr),
+                arg(auth_time),
+                arg(ttl),
+                arg(dpop_jkt),
+            ],
+        )?;
+        let expires_at = table.first().get_one::<TimestampWithTimeZone>()?;
+        audit(
+            client,
+            "session_created",
+            Some(user_id),
+            Some(family),
+            Some(session_id),
+            None,
+            serde_json::json!({ "joined_family": family_id.is_some(), "dpop_bound": dpop_jkt.is_some() }),
+        )?;
+        Ok(TableIterator::once((Some(session_id), Some(family), Some(jti), expires_at)))
+    })
+}
+
+
+/// Refresh: rotate the family's token when `jti` is current. See the crate
+/// README for every status.
+#[pg_extern(volatile, security_definer)]
+pub fn rotate_session_token(
+    family_id: Option<Uuid>,
+    jti: Option<Uuid>,
+    user_agent: default!(Option<&str>, "NULL"),
+    ip: default!(Option<InetDatum>, "NULL"),
+    dpop_jkt: default!(Option<&str>, "NULL"),
+) -> TableIterator<'static, (
+    name!(status, &'static str),
+    name!(session_id, Option<Uuid>),
+    name!(jti, Option<Uuid>),
+    name!(expires_at, Option<TimestampWithTimeZone>),
+)> {
+    let row = rotate_impl(family_id, jti, user_agent, ip, dpop_jkt).or_report();
+    TableIterator::once(row)
+}
+
+fn rotate_impl(
+    family_id: Option<Uuid>,
+    jti: Option<Uuid>,
+    user_agent: Option<&str>,
+    ip: Option<InetDatum>,
+    dpop_jkt: Option<&str>,
+) -> Result<(&'static str, Option<Uuid>, Option<Uuid>, Option<TimestampWithTimeZone>)> {
+    require_writable("rotate_session_token")?;
+    let family_id = require(family_id, "family_id")?;
+    let jti = require(jti, "jti")?;
+    let device = hash_device(user_agent);
+    let cidr = cidr_of(ip)?;
+    let new_jti = uuid_gen::new_v4()?;
+    let idle = gucs::idle_timeout_micros();
+    let idle_arg: Option<Interval> = (idle > 0).then(|| Interval::from_micros(idle));
+
+    Spi::connect_mut(|client| {
+        // Fast path: one UPDATE decides `rotated` for the common case.
+        let fast = plan(client, &ROTATE_FAST)?;
+        let table = client.update(
+            fast,
+            None,
+            &[arg(family_id), arg(jti), arg(new_jti), arg(device.clone()), arg(cidr.as_ref().map(|c| c.clone_datum())), arg(idle_arg), arg(dpop_jkt)],
+        )?;
+        if let Some(t) = table.into_iter().next() {
+            let session_id = t.get::<Uuid>(1)?;
+            let user_id = t.get::<Uuid>(2)?;
+            let expires_at = t.get::<TimestampWithTimeZone>(3)?;
+            if gucs::AUDIT_ROTATIONS.get() {
+                audit(client, "token_rotated", user_id, Some(family_id), session_id, Some(jti), serde_json::json!({}))?;
+            }
+            return Ok(("rotated", session_id, Some(new_jti), expires_at));
+        }
+
+        // Slow path: lock the whole family and decide.
+        let rows = load_rows(client, &FAMILY_ROWS_FOR_UPDATE, &family_id)?;
+        let decision = decide_rotation(&rows, &uuid_bytes(&jti), dpop_jkt, &policy());
+        let sid = |i: usize| Some(Uuid::from_bytes(rows[i].id));
+        let uid = |i: usize| Some(Uuid::from_bytes(rows[i].user_id));
+        let exp = |i: usize| tstz(rows[i].expires_at);
+        Ok(match decision {
+            Rotation::NotFound => ("not_found", None, None, None),
+            Rotation::Revoked { session } => ("revoked", session.and_then(sid), None, session.and_then(exp)),
+            Rotation::Expired { session } => ("expired", sid(session), None, exp(session)),
+            Rotation::DpopMismatch { session } => {
+                audit(
+                    client,
+                    "dpop_mismatch",
+                    uid(session),
+                    Some(family_id),
+                    sid(session),
+                    Some(jti),
+                    serde_json::json!({ "presented": dpop_jkt.is_some(), "operation": "rotate" }),
+                )?;
+                ("dpop_mismatch", sid(session), None, exp(session))
+            }
+            Rotation::Rotate { session } => {
+                let p = plan(client, &ROTATE_BY_ID)?;
+                let t = client.update(p, None, &[arg(sid(session)), arg(new_jti), arg(device), arg(cidr.as_ref().map(|c| c.clone_datum()))])?;
+                let expires_at = t.first().get_one::<TimestampWithTimeZone>()?;
+                if gucs::AUDIT_ROTATIONS.get() {
+                    audit(client, "token_rotated", uid(session), Some(family_id), sid(session), Some(jti), serde_json::json!({}))?;
+                }
+                ("rotated", sid(session), Some(new_jti), expires_at)
+            }
+            Rotation::Reissue { session } => {
+                // Hand back the token the concurrent winner minted; mint nothing.
+                let current = Some(Uuid::from_bytes(rows[session].current_jti));
+                if gucs::AUDIT_ROTATIONS.get() {
+                    audit(client, "token_reissued", uid(session), Some(family_id), sid(session), Some(jti), serde_json::json!({}))?;
+                }
+                ("reissued", sid(session), current, exp(session))
+            }
+            Rotation::Replay { session } => {
+                replay(client, family_id, jti, &rows, session)?;
+                ("replay_detected", sid(session), None, exp(session))
+            }
+        })
+    })
+}
+
+/// Revoke a family on a replayed token and audit it. Must commit with the
+/// caller's transaction: it is reported as a status, never an error.
+fn replay(client: &SpiClient<'_>, family_id: Uuid, jti: Uuid, rows: &[SessionRow], session: usize) -> Result<()> {
+    let (n, _) = revoke_family(client, family_id, "token_replay", Some(jti))?;
+    let current: Vec<String> = rows
+        .iter()
+        .filter(|r| !r.revoked)
+        .map(|r| Uuid::from_bytes(r.current_jti).to_string())
+        .collect();
+    audit(
+        client,
+        "token_replay_detected",
+        Some(Uuid::from_bytes(rows[session].user_id)),
+        Some(family_id),
+        Some(Uuid::from_bytes(rows[session].id)),
+        Some(jti),
+        serde_json::json!({ "sessions_revoked": n, "was_parent": rows.iter().any(|r| r.previous_jti == Some(uuid_bytes(&jti))), "live_sessions": current.len() }),
+    )
+}
+
+/// True when `jti` is not the current token of the family's live sessions:
+/// the family is then revoked (reason `token_replay`) and the event audited.
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+pub fn handle_token_replay(jti: Option<Uuid>, family_id: Option<Uuid>) -> bool {
+    (|| -> Result<bool> {
+        require_writable("handle_token_replay")?;
+        let jti = require(jti, "jti")?;
+        let family_id = require(family_id, "family_id")?;
+        Spi::connect_mut(|client| {
+            let rows = load_rows(client, &FAMILY_ROWS_FOR_UPDATE, &family_id)?;
+            let live: Vec<usize> = (0..rows.len()).filter(|&i| !rows[i].revoked).collect();
+            let is_current = live.iter().any(|&i| rows[i].current_jti == uuid_bytes(&jti));
+            match live.iter().copied().max_by_key(|&i| rows[i].created_at) {
+                Some(newest) if !is_current => {
+                    replay(client, family_id, jti, &rows, newest)?;
+                    Ok(true)
+                }
+                _ => Ok(false),
+            }
+        })
+    })()
+    .or_report()
+}
+
+
+/// The per-request check. Read-only: it runs on a hot standby and never writes.
+#[pg_extern(stable, security_definer)]
+pub fn validate_session(
+    family_id: Option<Uuid>,
+    jti: Option<Uuid>,
+    dpop_jkt: default!(Option<&str>, "NULL"),
+    max_auth_age: default!(Option<Interval>, "NULL"),
+) -> TableIterator<'static, (
+    name!(valid, bool),
+    name!(status, &'static str),
+    name!(user_id, Option<Uuid>),
+    name!(session_id, Option<Uuid>),
+    name!(step_up_required, bool),
+)> {
+    TableIterator::once(validate_impl(family_id, jti, dpop_jkt, max_auth_age).or_report())
+}
+
+fn validate_impl(
+    family_id: Option<Uuid>,
+    jti: Option<Uuid>,
+    dpop_jkt: Option<&str>,
+    max_auth_age: Option<Interval>,
+) -> Result<(bool, &'static str, Option<Uuid>, Option<Uuid>, bool)> {
+    let family_id = require(family_id, "family_id")?;
+    let jti = require(jti, "jti")?;
+    let max_age = max_auth_age.map(|iv| check_interval("max_auth_age", &iv, true)).transpose()?;
+    let p = policy();
+    Spi::connect(|client| {
+        // Hot path: the live-jti index; the family must match too.
+        let stmt = plan(client, &LIVE_BY_JTI)?;
+        let mut rows = Vec::with_capacity(1);
+        for t in client.select(stmt, None, &[arg(jti)])? {
+            if t.get::<Uuid>(11)? == Some(family_id) {
+                rows.push(row_from_tuple(&t)?);
+            }
+        }
+        if rows.is_empty() {
+            rows = load_rows(client, &FAMILY_ROWS, &family_id)?;
+        }
+        let v = decide_validation(&rows, &uuid_bytes(&jti), dpop_jkt, max_age, &p);
+        let (user, session) = match v.session() {
+            Some(i) => (Some(Uuid::from_bytes(rows[i].user_id)), Some(Uuid::from_bytes(rows[i].id))),
+            None => (None, None),
+        };
+        let step_up = matches!(v, Validation::Valid { step_up_required: true, .. });
+        Ok((matches!(v, Validation::Valid { .. }), v.status(), user, session, step_up))
+    })
+}
+
+/// Revoke every live session of a family. Idempotent: 0 when nothing was live.
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+pub fn revoke_session_family(family_id: Option<Uuid>, reason: default!(Option<&str>, "'revoked'")) -> i32 {
+    (|| -> Result<i32> {
+        require_writable("revoke_session_family")?;
+        let family_id = require(family_id, "family_id")?;
+        let reason = check_reason(reason)?;
+        Spi::connect_mut(|client| Ok(revoke_family(client, family_id, reason, None)?.0))
+    })()
+    .or_report()
+}
+
+fn check_reason(reason: Option<&str>) -> Result<&str> {
+    let reason = reason.unwrap_or("revoked");
+    if reason.is_empty() || reason.len() > 200 {
+        return Err(AuthGuardError::InvalidParameter("reason must be 1 to 200 characters".into()));
+    }
+    Ok(reason)
+}
+
+/// "Log out everywhere (else)": revoke all live sessions of a user, except one
+/// family when given.
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+pub fn revoke_user_sessions(
+    user_id: Option<Uuid>,
+    reason: default!(Option<&str>, "'revoked'"),
+    except_family: default!(Option<Uuid>, "NULL"),
+) -> i32 {
+    (|| -> Result<i32> {
+        require_writable("revoke_user_sessions")?;
+        let user_id = require(user_id, "user_id")?;
+        let reason = check_reason(reason)?;
+        Spi::connect_mut(|client| {
+            let p = plan(client, &REVOKE_USER)?;
+            let table = client.update(p, None, &[arg(user_id), arg(reason), arg(except_family)])?;
+            let n = table.len() as i32;
+            let mut families = std::collections::BTreeSet::new();
+            for t in table {
+                if let Some(f) = t.get::<Uuid>(1)? {
+                    families.insert(f.to_string());
+                }
+            }
+            if n > 0 {
+                audit(
+                    client,
+                    "user_sessions_revoked",
+                    Some(user_id),
+                    None,
+                    None,
+                    None,
+                    serde_json::json!({ "reason": reason, "sessions": n, "families": families.len(),
+                                        "except_family": except_family.map(|f| f.to_string()) }),
+                )?;
+            }
+            Ok(n)
+        })
+    })()
+    .or_report()
+}
+
+/// Delete sessions expired or revoked more than `retention` ago, `batch_size`
+/// rows per statement (locked rows are skipped), returning the total.
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+pub fn cleanup_expired_sessions(
+    retention: default!(Option<Interval>, "'7 days'"),
+    batch_size: default!(Option<i32>, "10000"),
+) -> i64 {
+    (|| -> Result<i64> {
+        require_writable("cleanup_expired_sessions")?;
+        let retention = require(retention, "retention")?;
+        let retention_us = check_interval("retention", &retention, true)?;
+        let batch = require(batch_size, "batch_size")?;
+        if batch <= 0 {
+            return Err(AuthGuardError::InvalidParameter("batch_size must be positive".into()));
+        }
+        let cutoff = tstz(now() - retention_us);
+        Spi::connect_mut(|client| {
+            let mut total = 0i64;
+            for stmt in [&CLEANUP_EXPIRED_BATCH, &CLEANUP_REVOKED_BATCH] {
+                let p = plan(client, stmt)?;
+                let mut after: (Option<TimestampWithTimeZone>, Option<Uuid>) = (None, None);
+                loop {
+                    pgrx::check_for_interrupts!();
+                    let t = client.update(p, None, &[arg(cutoff), arg(after.0), arg(after.1), arg(i64::from(batch))])?;
+                    let t = t.first();
+                    let deleted = t.get::<i64>(1)?.unwrap_or(0);
+                    let scanned = t.get::<i64>(2)?.unwrap_or(0);
+                    total += deleted;
+                    if scanned < i64::from(batch) {
+                        break;
+                    }
+                    after = (t.get::<TimestampWithTimeZone>(3)?, t.get::<Uuid>(4)?);
+                }
+            }
+            if total > 0 {
+                audit(
+                    client,
+                    "sessions_cleaned",
+                    None,
+                    None,
+                    None,
+                    None,
+                    serde_json::json!({ "deleted": total, "retention_seconds": retention_us / 1_000_000, "batch_size": batch }),
+                )?;
+            }
+            Ok(total)
+        })
+    })()
+    .or_report()
+}
+
+/// Active sessions, families and users, and the last 24 hours of activity.
+#[pg_extern(stable, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+pub fn session_stats() -> JsonB {
+    (|| -> Result<JsonB> {
+        Spi::connect(|client| {
+            let p = plan(client, &STATS)?;
+            client
+                .select(p, None, &[])?
+                .first()
+                .get_one::<JsonB>()?
+                .ok_or_else(|| AuthGuardError::Internal("session_stats returned no row".into()))
+        })
+    })()
+    .or_report()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: Micros = 1_000_000;
+
+    fn row(id: u8, jti: u8, prev: Option<u8>, created: Micros) -> SessionRow {
+        SessionRow {
+            id: [id; 16],
+            user_id: [9; 16],
+            current_jti: [jti; 16],
+            previous_jti: prev.map(|p| [p; 16]),
+            created_at: created,
+            last_rotated_at: prev.map(|_| created + 10 * S),
+            expires_at: created + 3600 * S,
+            revoked: false,
+            dpop_jkt: None,
+            auth_time: created,
+        }
+    }
+
+    fn pol(now: Micros) -> Policy {
+        Policy { now, reuse_interval: 10 * S, idle_timeout: 0 }
+    }
+
+    #[test]
+    fn empty_family_is_not_found() {
+        assert_eq!(decide_rotation(&[], &[1; 16], None, &pol(0)), Rotation::NotFound);
+        assert_eq!(decide_validation(&[], &[1; 16], None, None, &pol(0)), Validation::NotFound);
+    }
+
+    #[test]
+    fn current_jti_rotates_and_validates() {
+        let rows = [row(1, 2, None, 0)];
+        assert_eq!(decide_rotation(&rows, &[2; 16], None, &pol(5 * S)), Rotation::Rotate { session: 0 });
+        assert_eq!(
+            decide_validation(&rows, &[2; 16], None, None, &pol(5 * S)),
+            Validation::Valid { session: 0, step_up_required: false }
+        );
+    }
+
+    #[test]
+    fn parent_within_grace_is_reissued_and_after_it_is_a_replay() {
+        let rows = [row(1, 3, Some(2), 0)]; // rotated at 10 s
+        assert_eq!(decide_rotation(&rows, &[2; 16], None, &pol(15 * S)), Rotation::Reissue { session: 0 });
+        assert_eq!(decide_rotation(&rows, &[2; 16], None, &pol(20 * S)), Rotation::Replay { session: 0 });
+        let no_grace = Policy { reuse_interval: 0, ..pol(11 * S) };
+        assert_eq!(decide_rotation(&rows, &[2; 16], None, &no_grace), Rotation::Replay { session: 0 });
+    }
+
+    #[test]
+    fn grandparent_is_a_replay_even_within_grace() {
+        let rows = [row(1, 3, Some(2), 0)];
+        assert_eq!(decide_rotation(&rows, &[1; 16], None, &pol(11 * S)), Rotation::Replay { session: 0 });
+    }
+
+    #[test]
+    fn revoked_family_reports_revoked_not_replay() {
+        let mut r = row(1, 3, Some(2), 0);
+        r.revoked = true;
+        assert_eq!(decide_rotation(&[r.clone()], &[3; 16], None, &pol(11 * S)), Rotation::Revoked { session: Some(0) });
+        assert_eq!(decide_rotation(&[r.clone()], &[7; 16], None, &pol(11 * S)), Rotation::Revoked { session: None });
+        assert_eq!(
+            decide_validation(&[r], &[3; 16], None, None, &pol(11 * S)),
+            Validation::Revoked { session: Some(0) }
+        );
+    }
+
+    #[test]
+    fn expiry_absolute_and_idle() {
+        let rows = [row(1, 2, None, 0)];
+        assert_eq!(decide_rotation(&rows, &[2; 16], None, &pol(3600 * S)), Rotation::Expired { session: 0 });
+        let idle = Policy { idle_timeout: 60 * S, ..pol(61 * S) };
+        assert_eq!(decide_rotation(&rows, &[2; 16], None, &idle), Rotation::Expired { session: 0 });
+        assert_eq!(decide_validation(&rows, &[2; 16], None, None, &idle), Validation::Expired { session: 0 });
+        // An unknown jti against an expired family is expired, not a replay.
+        assert_eq!(decide_rotation(&rows, &[8; 16], None, &pol(3601 * S)), Rotation::Expired { session: 0 });
+    }
+
+    #[test]
+    fn dpop_binding_is_enforced_before_rotation() {
+        let mut r = row(1, 2, None, 0);
+        r.dpop_jkt = Some("thumb".into());
+        let rows = [r];
+        assert_eq!(decide_rotation(&rows, &[2; 16], None, &pol(S)), Rotation::DpopMismatch { session: 0 });
+        assert_eq!(decide_rotation(&rows, &[2; 16], Some("other"), &pol(S)), Rotation::DpopMismatch { session: 0 });
+        assert_eq!(decide_rotation(&rows, &[2; 16], Some("thumb"), &pol(S)), Rotation::Rotate { session: 0 });
+        assert_eq!(
+            decide_validation(&rows, &[2; 16], Some("x"), None, &pol(S)),
+            Validation::DpopMismatch { session: 0 }
+        );
+    }
+
+    #[test]
+    fn stale_token_and_step_up() {
+        let rows = [row(1, 3, Some(2), 0)];
+        assert_eq!(decide_validation(&rows, &[2; 16], None, None, &pol(11 * S)), Validation::StaleToken { session: 0 });
+        assert_eq!(
+            decide_validation(&rows, &[3; 16], None, Some(5 * S), &pol(11 * S)),
+            Validation::Valid { session: 0, step_up_required: true }
+        );
+        assert_eq!(
+            decide_validation(&rows, &[3; 16], None, Some(60 * S), &pol(11 * S)),
+            Validation::Valid { session: 0, step_up_required: false }
+        );
+    }
+
+    #[test]
+    fn multi_device_family_rotates_the_matching_session() {
+        let rows = [row(1, 2, None, 0), row(4, 5, None, S)];
+        assert_eq!(decide_rotation(&rows, &[5; 16], None, &pol(2 * S)), Rotation::Rotate { session: 1 });
+        assert_eq!(decide_rotation(&rows, &[2; 16], None, &pol(2 * S)), Rotation::Rotate { session: 0 });
+        assert_eq!(decide_rotation(&rows, &[6; 16], None, &pol(2 * S)), Rotation::Replay { session: 1 });
+    }
+
+    #[test]
+    fn interval_checks() {
+        assert!(check_interval("ttl", &Interval::from_micros(-1), false).is_err());
+        assert!(check_interval("ttl", &Interval::from_micros(0), false).is_err());
+        assert_eq!(check_interval("r", &Interval::from_micros(0), true).unwrap(), 0);
+        assert!(matches!(
+            check_interval("ttl", &Interval::from_years(101), false),
+            Err(AuthGuardError::IntervalOutOfRange(_))
+        ));
+        assert_eq!(check_interval("ttl", &Interval::from_days(1), false).unwrap(), 86_400 * S);
+    }
+}
