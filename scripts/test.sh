@@ -11,6 +11,11 @@ majors=("$@")
 [ ${#majors[@]} -gt 0 ] || majors=(15)
 "$REPO_ROOT/scripts/setup.sh" "${majors[@]}"
 
+# Tests install the extension into the Postgres installation itself; two
+# checkouts testing at once would overwrite each other's files. Serialize.
+exec 9>"$CACHE_DIR/test.lock"
+flock 9
+
 PGXS_TEST=/usr/lib/postgresql/15/lib/pgxs/src/test
 passed=0; failed=0
 declare -a summary
@@ -21,7 +26,8 @@ record() { # name, status, detail
 }
 
 run_cargo_tests() {
-    local major=$1 log="$CACHE_DIR/cargo-test-pg$major.log" args=()
+    local major=$1
+    local log="$CACHE_DIR/cargo-test-pg$major.log" args=()
     if is_root; then
         local pgdata="$CACHE_DIR/test-pgdata-pg$major"
         rm -rf "$pgdata"; mkdir -p "$pgdata"; chown postgres: "$pgdata"
@@ -38,7 +44,8 @@ run_cargo_tests() {
 }
 
 run_sql_suites() {
-    local major=$1 pgc dir port rc
+    local major=$1
+    local pgc dir port rc
     pgc=$(pg_config_for "$major")
     say "pg$major: installing the extension for pg_regress / isolation"
     cargo pgrx install --pg-config "$pgc" --no-default-features --features "pg$major" >/dev/null \

@@ -55,6 +55,11 @@ pub fn check_interval(name: &'static str, iv: &Interval, allow_zero: bool) -> Re
     Ok(us as i64)
 }
 
+/// An interval of exactly `us` microseconds (pgrx's from_micros goes through f64).
+fn micros_interval(us: i64) -> Interval {
+    Interval::new(0, 0, us).expect("a single-field interval has no mixed signs")
+}
+
 fn now() -> Micros {
     // now(): the transaction's start, as every SQL statement here sees it.
     unsafe { pg_sys::GetCurrentTransactionStartTimestamp() }
@@ -566,7 +571,7 @@ fn create_session_impl(
             check_interval("ttl", &iv, false)?;
             iv
         }
-        None => Interval::from_micros(gucs::session_ttl_micros()),
+        None => micros_interval(gucs::session_ttl_micros()),
     };
     if let Some(t) = ts(auth_time) {
         if t > now() + 300 * 1_000_000 {
@@ -670,7 +675,7 @@ fn rotate_impl(
     let cidr = cidr_of(ip)?;
     let new_jti = uuid_gen::new_v4()?;
     let idle = gucs::idle_timeout_micros();
-    let idle_arg: Option<Interval> = (idle > 0).then(|| Interval::from_micros(idle));
+    let idle_arg: Option<Interval> = (idle > 0).then(|| micros_interval(idle));
 
     Spi::connect_mut(|client| {
         // Fast path: one UPDATE decides `rotated` for the common case.
@@ -1080,13 +1085,15 @@ mod tests {
 
     #[test]
     fn interval_checks() {
-        assert!(check_interval("ttl", &Interval::from_micros(-1), false).is_err());
-        assert!(check_interval("ttl", &Interval::from_micros(0), false).is_err());
-        assert_eq!(check_interval("r", &Interval::from_micros(0), true).unwrap(), 0);
+        let iv = |m, d, us| Interval::new(m, d, us).unwrap();
+        assert!(check_interval("ttl", &iv(0, 0, -1), false).is_err());
+        assert!(check_interval("ttl", &iv(0, 0, 0), false).is_err());
+        assert_eq!(check_interval("r", &iv(0, 0, 0), true).unwrap(), 0);
         assert!(matches!(
-            check_interval("ttl", &Interval::from_years(101), false),
+            check_interval("ttl", &iv(1300, 0, 0), false),
             Err(AuthGuardError::IntervalOutOfRange(_))
         ));
-        assert_eq!(check_interval("ttl", &Interval::from_days(1), false).unwrap(), 86_400 * S);
+        assert_eq!(check_interval("ttl", &iv(0, 1, 0), false).unwrap(), 86_400 * S);
+        assert_eq!(check_interval("ttl", &iv(1, 0, 0), false).unwrap(), 30 * 86_400 * S);
     }
 }
