@@ -24,6 +24,9 @@ mkdir -p "$CACHE_DIR"
 is_root && chmod 755 "$CACHE_DIR"
 
 export PATH="$HOME/.cargo/bin:$PATH"
+# A server that inherits RUST_BACKTRACE appends Rust backtraces to error
+# details; production servers do not, and test output must not either.
+unset RUST_BACKTRACE RUST_LIB_BACKTRACE
 
 # Run a command as the OS user that owns throwaway clusters: `postgres` when we
 # are root (initdb refuses root), ourselves otherwise.

@@ -3,7 +3,9 @@
 -- which touch no table (hashes, MACs, AEAD, X25519), like pgcrypto's.
 REVOKE ALL ON ALL TABLES IN SCHEMA authguard FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA authguard FROM PUBLIC;
-GRANT USAGE ON SCHEMA authguard TO authguard_app, authguard_admin;
+-- USAGE for everyone: the pure primitives are public like pgcrypto's; every
+-- function that touches a table is revoked from PUBLIC below.
+GRANT USAGE ON SCHEMA authguard TO PUBLIC;
 
 DO $grants$
 DECLARE

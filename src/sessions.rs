@@ -365,7 +365,7 @@ const CLEANUP_EXPIRED_BATCH: Statement = Statement {
     sql: "WITH batch AS ( \
             SELECT id, expires_at FROM authguard.auth_sessions \
              WHERE expires_at OPERATOR(pg_catalog.<) $1 \
-               AND ($2 IS NULL OR (expires_at, id) OPERATOR(pg_catalog.>) ($2, $3)) \
+               AND (expires_at, id) OPERATOR(pg_catalog.>) ($2, $3) \
              ORDER BY expires_at, id LIMIT $4 FOR UPDATE SKIP LOCKED), \
           gone AS (DELETE FROM authguard.auth_sessions s USING batch b \
                     WHERE s.id OPERATOR(pg_catalog.=) b.id RETURNING s.id) \
@@ -382,7 +382,7 @@ const CLEANUP_REVOKED_BATCH: Statement = Statement {
     sql: "WITH batch AS ( \
             SELECT id, revoked_at FROM authguard.auth_sessions \
              WHERE revoked_at OPERATOR(pg_catalog.<) $1 \
-               AND ($2 IS NULL OR (revoked_at, id) OPERATOR(pg_catalog.>) ($2, $3)) \
+               AND (revoked_at, id) OPERATOR(pg_catalog.>) ($2, $3) \
              ORDER BY revoked_at, id LIMIT $4 FOR UPDATE SKIP LOCKED), \
           gone AS (DELETE FROM authguard.auth_sessions s USING batch b \
                     WHERE s.id OPERATOR(pg_catalog.=) b.id RETURNING s.id) \
@@ -394,26 +394,26 @@ const CLEANUP_REVOKED_BATCH: Statement = Statement {
     mutating: true,
 };
 
+/// Only run by `session_stats`, whose search_path is pinned to pg_catalog.
 const STATS: Statement = Statement {
     key: "session_stats",
-    sql: "SELECT pg_catalog.jsonb_build_object( \
-            'active_sessions', (SELECT pg_catalog.count(*) FROM authguard.auth_sessions \
-                                 WHERE revoked_at IS NULL AND expires_at OPERATOR(pg_catalog.>) pg_catalog.now()), \
-            'active_families', (SELECT pg_catalog.count(DISTINCT family_id) FROM authguard.auth_sessions \
-                                 WHERE revoked_at IS NULL AND expires_at OPERATOR(pg_catalog.>) pg_catalog.now()), \
-            'active_users', (SELECT pg_catalog.count(DISTINCT user_id) FROM authguard.auth_sessions \
-                              WHERE revoked_at IS NULL AND expires_at OPERATOR(pg_catalog.>) pg_catalog.now()), \
-            'sessions_created_24h', (SELECT pg_catalog.count(*) FROM authguard.auth_sessions \
-                                 WHERE created_at OPERATOR(pg_catalog.>) pg_catalog.now() OPERATOR(pg_catalog.-) '24 hours'::pg_catalog.interval), \
-            'sessions_rotated_24h', (SELECT pg_catalog.count(*) FROM authguard.auth_sessions \
-                                 WHERE last_rotated_at OPERATOR(pg_catalog.>) pg_catalog.now() OPERATOR(pg_catalog.-) '24 hours'::pg_catalog.interval), \
-            'replays_24h', (SELECT pg_catalog.count(*) FROM authguard.auth_audit_log \
-                             WHERE action OPERATOR(pg_catalog.=) 'token_replay_detected' \
-                               AND created_at OPERATOR(pg_catalog.>) pg_catalog.now() OPERATOR(pg_catalog.-) '24 hours'::pg_catalog.interval), \
-            'revocations_24h', COALESCE((SELECT pg_catalog.jsonb_object_agg(revoked_reason, n) FROM ( \
-                                   SELECT revoked_reason, pg_catalog.count(*) AS n FROM authguard.auth_sessions \
-                                    WHERE revoked_at OPERATOR(pg_catalog.>) pg_catalog.now() OPERATOR(pg_catalog.-) '24 hours'::pg_catalog.interval \
-                                    GROUP BY revoked_reason) r), '{}'::pg_catalog.jsonb))",
+    sql: "WITH live AS (SELECT family_id, user_id FROM authguard.auth_sessions \
+                         WHERE revoked_at IS NULL AND expires_at > now()) \
+          SELECT jsonb_build_object( \
+            'active_sessions', (SELECT count(*) FROM live), \
+            'active_families', (SELECT count(DISTINCT family_id) FROM live), \
+            'active_users', (SELECT count(DISTINCT user_id) FROM live), \
+            'sessions_created_24h', (SELECT count(*) FROM authguard.auth_sessions \
+                                      WHERE created_at > now() - interval '24 hours'), \
+            'sessions_rotated_24h', (SELECT count(*) FROM authguard.auth_sessions \
+                                      WHERE last_rotated_at > now() - interval '24 hours'), \
+            'replays_24h', (SELECT count(*) FROM authguard.auth_audit_log \
+                             WHERE action = 'token_replay_detected' \
+                               AND created_at > now() - interval '24 hours'), \
+            'revocations_24h', COALESCE((SELECT jsonb_object_agg(revoked_reason, n) FROM ( \
+                                 SELECT revoked_reason, count(*) AS n FROM authguard.auth_sessions \
+                                  WHERE revoked_at > now() - interval '24 hours' \
+                                  GROUP BY revoked_reason) r), '{}'::jsonb))",
     args: &[],
     mutating: false,
 };
@@ -920,7 +920,8 @@ pub fn cleanup_expired_sessions(
             let mut total = 0i64;
             for stmt in [&CLEANUP_EXPIRED_BATCH, &CLEANUP_REVOKED_BATCH] {
                 let p = plan(client, stmt)?;
-                let mut after: (Option<TimestampWithTimeZone>, Option<Uuid>) = (None, None);
+                // Keyset cursor: start below every row, advance to the last key of each batch.
+                let mut after = (Some(TimestampWithTimeZone::negative_infinity()), Some(Uuid::from_bytes([0; 16])));
                 loop {
                     pgrx::check_for_interrupts!();
                     let t = client.update(p, None, &[arg(cutoff), arg(after.0), arg(after.1), arg(i64::from(batch))])?;
