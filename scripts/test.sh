@@ -3,6 +3,7 @@
 #   1. Rust unit tests and #[pg_test]s         (cargo pgrx test)
 #   2. documented SQL scenarios                (pg_regress, tests/pg_regress)
 #   3. concurrency specs                       (pg_isolation_regress, tests/isolation)
+#   4. scenario scripts with parallel clients  (tests/*/*.sh SOCKET_DIR PORT)
 # Prints a summary line per suite and a final "N passed, N failed" line.
 source "$(dirname "$0")/common.sh"
 cd "$REPO_ROOT"
@@ -84,6 +85,18 @@ run_sql_suites() {
         [ $rc -eq 0 ] || { [ -f "$iout/regression.diffs" ] && cat "$iout/regression.diffs"; }
         record "pg$major isolation" $rc "($(echo $specs | wc -w) specs)"
     fi
+    # Scenario scripts that drive real parallel clients: tests/*/*.sh DIR PORT.
+    local script
+    for script in tests/*/*.sh; do
+        [ -f "$script" ] || continue
+        say "pg$major: $script"
+        set +e
+        bash "$script" "$dir" "$port"
+        rc=$?
+        set -e
+        record "pg$major $script" $rc ""
+    done
+
     grep -E 'PANIC|server process .* was terminated|terminated by signal' "$dir/server.log" \
         && record "pg$major server log has no crash" 1 "" || record "pg$major server log has no crash" 0 ""
 }
