@@ -485,6 +485,16 @@ fn audit(
     Ok(())
 }
 
+/// Serialize writers of one family. Lock order is always: this advisory lock,
+/// then the family's rows; every slow path follows it, so a join of the family
+/// (create_session with family_id) and its revocation can never deadlock, and
+/// a revocation always sees a session that joined before it.
+fn lock_family(client: &SpiClient<'_>, family_id: Uuid) -> Result<()> {
+    let lock = plan(client, &FAMILY_LOCK)?;
+    client.select(lock, None, &[arg(family_id)])?;
+    Ok(())
+}
+
 /// Revoke every live session of a family; audits `family_revoked` when any was.
 fn revoke_family(
     client: &SpiClient<'_>,
@@ -492,8 +502,7 @@ fn revoke_family(
     reason: &str,
     reused_jti: Option<Uuid>,
 ) -> Result<(i32, Option<Uuid>)> {
-    let lock = plan(client, &FAMILY_LOCK)?;
-    client.select(lock, None, &[arg(family_id)])?;
+    lock_family(client, family_id)?;
     let p = plan(client, &REVOKE_FAMILY)?;
     let table = client.select(p, None, &[arg(family_id), arg(reason), arg(reused_jti)])?;
     let n = table.len() as i32;
@@ -595,8 +604,7 @@ fn create_session_impl(
             None => uuid_gen::new_v4()?,
             Some(f) => {
                 // Joining an existing family: it must be this user's and alive.
-                let lock = plan(client, &FAMILY_LOCK)?;
-                client.select(lock, None, &[arg(f)])?;
+                lock_family(client, f)?;
                 let rows = load_rows(client, &FAMILY_ROWS_FOR_UPDATE, &f)?;
                 if rows.iter().any(|r| r.user_id != uuid_bytes(&user_id)) {
                     return Err(AuthGuardError::NotAuthorized(
@@ -696,6 +704,7 @@ fn rotate_impl(
         }
 
         // Slow path: lock the whole family and decide.
+        lock_family(client, family_id)?;
         let rows = load_rows(client, &FAMILY_ROWS_FOR_UPDATE, &family_id)?;
         let decision = decide_rotation(&rows, &uuid_bytes(&jti), dpop_jkt, &policy());
         let sid = |i: usize| Some(Uuid::from_bytes(rows[i].id));
@@ -745,12 +754,8 @@ fn rotate_impl(
 /// Revoke a family on a replayed token and audit it. Must commit with the
 /// caller's transaction: it is reported as a status, never an error.
 fn replay(client: &SpiClient<'_>, family_id: Uuid, jti: Uuid, rows: &[SessionRow], session: usize) -> Result<()> {
-    let (n, _) = revoke_family(client, family_id, "token_replay", Some(jti))?;
-    let current: Vec<String> = rows
-        .iter()
-        .filter(|r| !r.revoked)
-        .map(|r| Uuid::from_bytes(r.current_jti).to_string())
-        .collect();
+    let live = rows.iter().filter(|r| !r.revoked).count();
+    let was_parent = rows.iter().any(|r| r.previous_jti == Some(uuid_bytes(&jti)));
     audit(
         client,
         "token_replay_detected",
@@ -758,8 +763,10 @@ fn replay(client: &SpiClient<'_>, family_id: Uuid, jti: Uuid, rows: &[SessionRow
         Some(family_id),
         Some(Uuid::from_bytes(rows[session].id)),
         Some(jti),
-        serde_json::json!({ "sessions_revoked": n, "was_parent": rows.iter().any(|r| r.previous_jti == Some(uuid_bytes(&jti))), "live_sessions": current.len() }),
-    )
+        serde_json::json!({ "live_sessions": live, "was_parent": was_parent }),
+    )?;
+    revoke_family(client, family_id, "token_replay", Some(jti))?;
+    Ok(())
 }
 
 /// True when `jti` is not the current token of the family's live sessions:
@@ -772,6 +779,7 @@ pub fn handle_token_replay(jti: Option<Uuid>, family_id: Option<Uuid>) -> bool {
         let jti = require(jti, "jti")?;
         let family_id = require(family_id, "family_id")?;
         Spi::connect_mut(|client| {
+            lock_family(client, family_id)?;
             let rows = load_rows(client, &FAMILY_ROWS_FOR_UPDATE, &family_id)?;
             let live: Vec<usize> = (0..rows.len()).filter(|&i| !rows[i].revoked).collect();
             let is_current = live.iter().any(|&i| rows[i].current_jti == uuid_bytes(&jti));
