@@ -1106,3 +1106,215 @@ mod tests {
         assert_eq!(check_interval("ttl", &iv(1, 0, 0), false).unwrap(), 30 * 86_400 * S);
     }
 }
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod session_tests {
+    use pgrx::prelude::*;
+    use pgrx::Uuid;
+
+    const USER: &str = "00000000-0000-4000-8000-0000000000f1";
+
+    fn login(extra: &str) -> (Uuid, Uuid) {
+        let q = format!("SELECT family_id, jti FROM authguard.create_session('{USER}'{extra})");
+        let (f, j) = Spi::get_two::<Uuid, Uuid>(&q).unwrap();
+        (f.unwrap(), j.unwrap())
+    }
+
+    fn rotate(f: Uuid, j: Uuid, extra: &str) -> (String, Option<Uuid>) {
+        let q = format!("SELECT status, jti FROM authguard.rotate_session_token('{f}', '{j}'{extra})");
+        let (s, j) = Spi::get_two::<String, Uuid>(&q).unwrap();
+        (s.unwrap(), j)
+    }
+
+    fn validate(f: Uuid, j: Uuid, extra: &str) -> (bool, String, bool) {
+        let q = format!(
+            "SELECT valid, status, step_up_required FROM authguard.validate_session('{f}', '{j}'{extra})"
+        );
+        let (v, s, u) = Spi::get_three::<bool, String, bool>(&q).unwrap();
+        (v.unwrap(), s.unwrap(), u.unwrap())
+    }
+
+    fn count(q: &str) -> i64 {
+        Spi::get_one::<i64>(q).unwrap().unwrap()
+    }
+
+    #[pg_test]
+    fn create_session_stores_only_derived_client_data() {
+        let (f, _) = login(", user_agent => 'UA/1', ip => '2001:db8:aa:bb::7', dpop_jkt => 'k'");
+        let (hash, cidr) = Spi::get_two::<String, String>(&format!(
+            "SELECT device_hash::text, last_ip_cidr::text FROM authguard.auth_sessions WHERE family_id = '{f}'"
+        ))
+        .unwrap();
+        assert_eq!(hash.unwrap(), crate::privacy::keyed_hash_hex(b"UA/1"));
+        assert_eq!(cidr.as_deref(), Some("2001:db8:aa::/48"));
+        assert_eq!(count("SELECT count(*) FROM authguard.auth_audit_log WHERE action = 'session_created'"), 1);
+    }
+
+    #[pg_test]
+    fn every_rotation_status() {
+        let (f, j1) = login("");
+        let (s, j2) = rotate(f, j1, "");
+        assert_eq!(s, "rotated");
+        let j2 = j2.unwrap();
+        assert_ne!(j2, j1);
+        assert_eq!(rotate(f, j1, ""), ("reissued".into(), Some(j2)));
+        let (_, j3) = rotate(f, j2, "");
+        assert_eq!(rotate(f, j1, "").0, "replay_detected");
+        assert_eq!(rotate(f, j3.unwrap(), "").0, "revoked");
+        let unknown = Uuid::from_bytes([7; 16]);
+        assert_eq!(rotate(unknown, j1, ""), ("not_found".into(), None));
+
+        let (fd, jd) = login(", dpop_jkt => 'thumb'");
+        assert_eq!(rotate(fd, jd, ", dpop_jkt => 'other'").0, "dpop_mismatch");
+        assert_eq!(validate(fd, jd, "").1, "dpop_mismatch");
+        assert_eq!(rotate(fd, jd, ", dpop_jkt => 'thumb'").0, "rotated");
+
+        let (fe, je) = login(", ttl => interval '1 second'");
+        Spi::run(&format!(
+            "UPDATE authguard.auth_sessions SET expires_at = now() - interval '1 second' WHERE family_id = '{fe}'"
+        ))
+        .unwrap();
+        assert_eq!(rotate(fe, je, "").0, "expired");
+    }
+
+    #[pg_test]
+    fn replay_revokes_the_whole_family_and_is_audited_once() {
+        let (f, j1) = login("");
+        let j2 = Spi::get_one::<Uuid>(&format!(
+            "SELECT jti FROM authguard.create_session('{USER}', family_id => '{f}')"
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(rotate(f, Uuid::from_bytes([1; 16]), "").0, "replay_detected");
+        assert_eq!(validate(f, j1, "").1, "revoked");
+        assert_eq!(validate(f, j2, "").1, "revoked");
+        assert_eq!(
+            count(&format!(
+                "SELECT count(*) FROM authguard.auth_sessions WHERE family_id = '{f}' \
+                 AND revoked_reason = 'token_replay' AND reused_jti_of IS NOT NULL"
+            )),
+            2
+        );
+        assert_eq!(count("SELECT count(*) FROM authguard.auth_audit_log WHERE action = 'token_replay_detected'"), 1);
+        // A second replay of a dead family is "revoked" and not audited again.
+        assert_eq!(rotate(f, Uuid::from_bytes([2; 16]), "").0, "revoked");
+        assert_eq!(count("SELECT count(*) FROM authguard.auth_audit_log WHERE action = 'token_replay_detected'"), 1);
+    }
+
+    #[pg_test]
+    fn idle_timeout_expires_sessions() {
+        let (f, j) = login("");
+        Spi::run(&format!(
+            "UPDATE authguard.auth_sessions SET created_at = now() - interval '2 hours' WHERE family_id = '{f}'"
+        ))
+        .unwrap();
+        assert_eq!(validate(f, j, "").1, "valid");
+        Spi::run("SET authguard.idle_timeout = '1h'").unwrap();
+        assert_eq!(validate(f, j, "").1, "expired");
+        assert_eq!(rotate(f, j, "").0, "expired");
+        Spi::run("SET authguard.idle_timeout = '3h'").unwrap();
+        assert_eq!(rotate(f, j, "").0, "rotated");
+    }
+
+    #[pg_test]
+    fn validation_statuses_and_step_up() {
+        let (f, j1) = login(", auth_time => now() - interval '1 hour'");
+        assert_eq!(validate(f, j1, ""), (true, "valid".into(), false));
+        assert_eq!(validate(f, j1, ", max_auth_age => interval '10 minutes'"), (true, "valid".into(), true));
+        assert_eq!(validate(f, j1, ", max_auth_age => interval '2 hours'"), (true, "valid".into(), false));
+        let (_, j2) = rotate(f, j1, "");
+        assert_eq!(validate(f, j1, ""), (false, "stale_token".into(), false));
+        // A jti of another family is not this family's token.
+        let (f2, _) = login("");
+        assert_eq!(validate(f2, j2.unwrap(), "").1, "stale_token");
+        assert_eq!(validate(Uuid::from_bytes([3; 16]), j1, "").1, "not_found");
+    }
+
+    #[pg_test]
+    fn validate_works_in_a_read_only_transaction() {
+        let (f, j) = login("");
+        Spi::run("SET LOCAL transaction_read_only = on").unwrap();
+        assert_eq!(validate(f, j, "").1, "valid");
+    }
+
+    #[pg_test(
+        error = "pg_authguard: rotate_session_token writes to the database and cannot run in a read-only transaction or on a hot standby"
+    )]
+    fn rotation_refuses_a_read_only_transaction() {
+        let (f, j) = login("");
+        Spi::run("SET LOCAL transaction_read_only = on").unwrap();
+        rotate(f, j, "");
+    }
+
+    #[pg_test]
+    fn audit_rotations_setting() {
+        let (f, j) = login("");
+        let (_, j2) = rotate(f, j, "");
+        assert_eq!(count("SELECT count(*) FROM authguard.auth_audit_log WHERE action = 'token_rotated'"), 0);
+        Spi::run("SET authguard.audit_rotations = on").unwrap();
+        rotate(f, j2.unwrap(), "");
+        assert_eq!(count("SELECT count(*) FROM authguard.auth_audit_log WHERE action = 'token_rotated'"), 1);
+    }
+
+    #[pg_test]
+    fn handle_token_replay_and_revocations() {
+        let (f, j) = login("");
+        let q = |jti: Uuid| format!("SELECT authguard.handle_token_replay('{jti}', '{f}')");
+        assert_eq!(Spi::get_one::<bool>(&q(j)).unwrap(), Some(false));
+        assert_eq!(Spi::get_one::<bool>(&q(Uuid::from_bytes([5; 16]))).unwrap(), Some(true));
+        assert_eq!(Spi::get_one::<bool>(&q(Uuid::from_bytes([5; 16]))).unwrap(), Some(false));
+
+        let (fa, _) = login("");
+        let (fb, _) = login("");
+        let (fc, _) = login("");
+        let n = Spi::get_one::<i32>(&format!(
+            "SELECT authguard.revoke_user_sessions('{USER}', 'password_reset', except_family => '{fa}')"
+        ))
+        .unwrap();
+        assert_eq!(n, Some(2));
+        for (fam, live) in [(fa, 1), (fb, 0), (fc, 0)] {
+            assert_eq!(
+                count(&format!("SELECT count(*) FROM authguard.active_sessions WHERE family_id = '{fam}'")),
+                live
+            );
+        }
+        let once = Spi::get_one::<i32>(&format!("SELECT authguard.revoke_session_family('{fa}')")).unwrap();
+        let twice = Spi::get_one::<i32>(&format!("SELECT authguard.revoke_session_family('{fa}')")).unwrap();
+        assert_eq!((once, twice), (Some(1), Some(0)));
+    }
+
+    #[pg_test]
+    fn cleanup_walks_many_batches() {
+        Spi::run(&format!(
+            "SELECT authguard.create_session('{USER}') FROM generate_series(1, 2500)"
+        ))
+        .unwrap();
+        Spi::run(
+            "UPDATE authguard.auth_sessions SET expires_at = now() - interval '30 days' \
+             WHERE id IN (SELECT id FROM authguard.auth_sessions LIMIT 1500)",
+        )
+        .unwrap();
+        Spi::run(
+            "UPDATE authguard.auth_sessions SET revoked_at = now() - interval '30 days', revoked_reason = 'x' \
+             WHERE id IN (SELECT id FROM authguard.auth_sessions WHERE expires_at > now() LIMIT 300)",
+        )
+        .unwrap();
+        let deleted = Spi::get_one::<i64>("SELECT authguard.cleanup_expired_sessions(interval '7 days', 97)").unwrap();
+        assert_eq!(deleted, Some(1800));
+        assert_eq!(count("SELECT count(*) FROM authguard.auth_sessions"), 700);
+        assert_eq!(Spi::get_one::<i64>("SELECT authguard.cleanup_expired_sessions()").unwrap(), Some(0));
+    }
+
+    #[pg_test]
+    fn session_stats_counts() {
+        let (f, j) = login("");
+        login("");
+        rotate(f, j, "");
+        let stats = Spi::get_one::<pgrx::JsonB>("SELECT authguard.session_stats()").unwrap().unwrap().0;
+        assert_eq!(stats["active_sessions"], 2);
+        assert_eq!(stats["active_users"], 1);
+        assert_eq!(stats["sessions_rotated_24h"], 1);
+        assert_eq!(stats["replays_24h"], 0);
+    }
+}

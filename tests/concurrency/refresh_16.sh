@@ -37,6 +37,9 @@ SQL
     PGOPTIONS="-c authguard.reuse_interval=$grace" \
         pgbench -n -h "$host" -p "$port" -U postgres -c $N -j 2 -t 1 -f "$work/refresh.sql" "$db" \
         >"$work/pgbench.log" 2>&1 || { cat "$work/pgbench.log"; fail=1; }
+    local processed
+    processed=$(grep -Eo 'actually processed: [0-9]+/[0-9]+' "$work/pgbench.log" || echo "no summary")
+    [ "$processed" = "actually processed: $N/$N" ] || { echo "pgbench: $processed"; cat "$work/pgbench.log"; fail=1; }
     wait $gun
     local got jtis replays
     got=$(psql_ -d "$db" -At -c "SELECT string_agg(status || ':' || n, ' ' ORDER BY status) FROM (SELECT status, count(*) n FROM results GROUP BY status) s")
