@@ -97,8 +97,8 @@ run_sql_suites() {
         record "pg$major $script" $rc ""
     done
 
-    grep -E 'PANIC|server process .* was terminated|terminated by signal' "$dir/server.log" \
-        && record "pg$major server log has no crash" 1 "" || record "pg$major server log has no crash" 0 ""
+    grep -E 'PANIC|server process .* was terminated|terminated by signal|deadlock detected' "$dir/server.log" \
+        && record "pg$major server log: no crash, no deadlock" 1 "" || record "pg$major server log: no crash, no deadlock" 0 ""
 }
 
 for m in "${majors[@]}"; do

@@ -252,7 +252,7 @@ const FAMILY_ROWS_FOR_UPDATE: Statement = Statement {
     key: "family_rows_for_update",
     sql: "SELECT id, user_id, current_jti, previous_jti, created_at, last_rotated_at, \
           expires_at, revoked_at IS NOT NULL, dpop_jkt, auth_time \
-          FROM authguard.auth_sessions WHERE family_id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+          FROM authguard.auth_sessions WHERE family_id OPERATOR(pg_catalog.=) $1 ORDER BY id FOR UPDATE",
     args: &[UUID],
     mutating: true,
 };
@@ -320,21 +320,14 @@ const INSERT_SESSION: Statement = Statement {
     mutating: true,
 };
 
-/// Serializes joins of a family (create_session with family_id) against its
-/// revocation, so that no session can be added to a family being revoked.
-const FAMILY_LOCK: Statement = Statement {
-    key: "family_lock",
-    sql: "SELECT pg_catalog.pg_advisory_xact_lock(1634169956, \
-          pg_catalog.hashtext(($1)::pg_catalog.text))",
-    args: &[UUID],
-    mutating: true,
-};
-
 const REVOKE_FAMILY: Statement = Statement {
     key: "revoke_family",
     sql: "UPDATE authguard.auth_sessions \
              SET revoked_at = pg_catalog.now(), revoked_reason = $2, reused_jti_of = COALESCE($3, reused_jti_of) \
-           WHERE family_id OPERATOR(pg_catalog.=) $1 AND revoked_at IS NULL \
+           WHERE id OPERATOR(pg_catalog.=) ANY (ARRAY( \
+                   SELECT id FROM authguard.auth_sessions \
+                    WHERE family_id OPERATOR(pg_catalog.=) $1 AND revoked_at IS NULL ORDER BY id FOR UPDATE)) \
+             AND revoked_at IS NULL \
           RETURNING user_id",
     args: &[UUID, TEXT, UUID],
     mutating: true,
@@ -344,8 +337,11 @@ const REVOKE_USER: Statement = Statement {
     key: "revoke_user",
     sql: "UPDATE authguard.auth_sessions \
              SET revoked_at = pg_catalog.now(), revoked_reason = $2 \
-           WHERE user_id OPERATOR(pg_catalog.=) $1 AND revoked_at IS NULL \
-             AND ($3 IS NULL OR family_id OPERATOR(pg_catalog.<>) $3) \
+           WHERE id OPERATOR(pg_catalog.=) ANY (ARRAY( \
+                   SELECT id FROM authguard.auth_sessions \
+                    WHERE user_id OPERATOR(pg_catalog.=) $1 AND revoked_at IS NULL \
+                      AND ($3 IS NULL OR family_id OPERATOR(pg_catalog.<>) $3) ORDER BY id FOR UPDATE)) \
+             AND revoked_at IS NULL \
           RETURNING family_id",
     args: &[UUID, TEXT, UUID],
     mutating: true,
@@ -485,14 +481,28 @@ fn audit(
     Ok(())
 }
 
-/// Serialize writers of one family. Lock order is always: this advisory lock,
-/// then the family's rows; every slow path follows it, so a join of the family
-/// (create_session with family_id) and its revocation can never deadlock, and
-/// a revocation always sees a session that joined before it.
-fn lock_family(client: &SpiClient<'_>, family_id: Uuid) -> Result<()> {
-    let lock = plan(client, &FAMILY_LOCK)?;
-    client.select(lock, None, &[arg(family_id)])?;
-    Ok(())
+/// Advisory-lock class of pg_authguard's family locks ("agrd").
+const FAMILY_LOCK_CLASS: i32 = 0x6167_7264;
+
+/// Serialize the writers of one family with a transaction-level advisory lock.
+///
+/// Lock order is always: this lock, then the family's rows (in `id` order).
+/// Every writer follows it, rotation's fast path included: a rotation that
+/// loses a race keeps the row lock its UPDATE took while re-checking the newer
+/// row version, so taking the family lock only afterwards could deadlock with
+/// another loser. It also makes a revocation see a session that joined the
+/// family just before (its statement snapshot is taken after the wait).
+fn lock_family(family_id: Uuid) {
+    let b = family_id.as_bytes();
+    let key = i32::from_le_bytes([b[0] ^ b[4] ^ b[8] ^ b[12], b[1] ^ b[5] ^ b[9] ^ b[13],
+                                  b[2] ^ b[6] ^ b[10] ^ b[14], b[3] ^ b[7] ^ b[11] ^ b[15]]);
+    // SAFETY: the server's own pg_advisory_xact_lock(int4, int4) with two int4 Datums.
+    unsafe {
+        pgrx::direct_function_call_as_datum(
+            pg_sys::pg_advisory_xact_lock_int4,
+            &[FAMILY_LOCK_CLASS.into_datum(), key.into_datum()],
+        );
+    }
 }
 
 /// Revoke every live session of a family; audits `family_revoked` when any was.
@@ -502,7 +512,7 @@ fn revoke_family(
     reason: &str,
     reused_jti: Option<Uuid>,
 ) -> Result<(i32, Option<Uuid>)> {
-    lock_family(client, family_id)?;
+    lock_family(family_id);
     let p = plan(client, &REVOKE_FAMILY)?;
     let table = client.select(p, None, &[arg(family_id), arg(reason), arg(reused_jti)])?;
     let n = table.len() as i32;
@@ -604,7 +614,7 @@ fn create_session_impl(
             None => uuid_gen::new_v4()?,
             Some(f) => {
                 // Joining an existing family: it must be this user's and alive.
-                lock_family(client, f)?;
+                lock_family(f);
                 let rows = load_rows(client, &FAMILY_ROWS_FOR_UPDATE, &f)?;
                 if rows.iter().any(|r| r.user_id != uuid_bytes(&user_id)) {
                     return Err(AuthGuardError::NotAuthorized(
@@ -685,6 +695,7 @@ fn rotate_impl(
     let idle = gucs::idle_timeout_micros();
     let idle_arg: Option<Interval> = (idle > 0).then(|| micros_interval(idle));
 
+    lock_family(family_id);
     Spi::connect_mut(|client| {
         // Fast path: one UPDATE decides `rotated` for the common case.
         let fast = plan(client, &ROTATE_FAST)?;
@@ -703,8 +714,7 @@ fn rotate_impl(
             return Ok(("rotated", session_id, Some(new_jti), expires_at));
         }
 
-        // Slow path: lock the whole family and decide.
-        lock_family(client, family_id)?;
+        // Slow path: lock the whole family's rows (the family lock is held) and decide.
         let rows = load_rows(client, &FAMILY_ROWS_FOR_UPDATE, &family_id)?;
         let decision = decide_rotation(&rows, &uuid_bytes(&jti), dpop_jkt, &policy());
         let sid = |i: usize| Some(Uuid::from_bytes(rows[i].id));
@@ -779,7 +789,7 @@ pub fn handle_token_replay(jti: Option<Uuid>, family_id: Option<Uuid>) -> bool {
         let jti = require(jti, "jti")?;
         let family_id = require(family_id, "family_id")?;
         Spi::connect_mut(|client| {
-            lock_family(client, family_id)?;
+            lock_family(family_id);
             let rows = load_rows(client, &FAMILY_ROWS_FOR_UPDATE, &family_id)?;
             let live: Vec<usize> = (0..rows.len()).filter(|&i| !rows[i].revoked).collect();
             let is_current = live.iter().any(|&i| rows[i].current_jti == uuid_bytes(&jti));
@@ -978,7 +988,7 @@ pub fn session_stats() -> JsonB {
 }
 
 #[cfg(test)]
-mod tests {
+mod decision_tests {
     use super::*;
 
     const S: Micros = 1_000_000;
@@ -1109,7 +1119,7 @@ mod tests {
 
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]
-mod session_tests {
+mod tests {
     use pgrx::prelude::*;
     use pgrx::Uuid;
 
