@@ -12,10 +12,6 @@ majors=("$@")
 [ ${#majors[@]} -gt 0 ] || majors=(15)
 "$REPO_ROOT/scripts/setup.sh" "${majors[@]}"
 
-# Tests install the extension into the Postgres installation itself; two
-# checkouts testing at once would overwrite each other's files. Serialize.
-exec 9>"$CACHE_DIR/test.lock"
-flock 9
 
 PGXS_TEST=/usr/lib/postgresql/15/lib/pgxs/src/test
 passed=0; failed=0
@@ -102,8 +98,14 @@ run_sql_suites() {
 }
 
 for m in "${majors[@]}"; do
+    # Tests install the extension into the Postgres installation itself; two
+    # checkouts testing one major at once would overwrite each other's files.
+    lock="$CACHE_DIR/test.lock"; [ "$m" = 15 ] || lock="$CACHE_DIR/test-pg$m.lock"
+    exec 9>"$lock"
+    flock 9
     run_cargo_tests "$m"
     run_sql_suites "$m"
+    flock -u 9
 done
 
 echo

@@ -43,6 +43,9 @@ pub enum AuthGuardError {
     NotConfigured { message: String, hint: Option<String> },
     /// 54000: an input is larger than we are willing to process.
     TooLarge(Cow<'static, str>),
+    /// 0A000: the function was called in a way it does not support
+    /// (e.g. a set-returning function where no set is accepted).
+    Unsupported(&'static str),
     /// XX000: an internal invariant failed; a bug, never the caller's fault.
     Internal(String),
 }
@@ -65,6 +68,7 @@ impl AuthGuardError {
             ReadOnly(_) => PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION,
             NotConfigured { .. } => PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             TooLarge(_) => PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            Unsupported(_) => PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
             Internal(_) => PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
         }
     }
@@ -87,6 +91,7 @@ impl AuthGuardError {
                 "{what} writes to the database and cannot run in a read-only transaction or on a hot standby"
             )),
             NotConfigured { message, .. } => Cow::Borrowed(message.as_str()),
+            Unsupported(m) => Cow::Borrowed(*m),
         };
         format!("pg_authguard: {body}")
     }
@@ -171,6 +176,7 @@ mod tests {
             (AuthGuardError::ReadOnly("x"), "25006"),
             (AuthGuardError::NotConfigured { message: "m".into(), hint: None }, "55000"),
             (AuthGuardError::TooLarge("x".into()), "54000"),
+            (AuthGuardError::Unsupported("x"), "0A000"),
             (AuthGuardError::Internal("x".into()), "XX000"),
         ];
         for (err, expected) in cases {

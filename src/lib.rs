@@ -7,6 +7,7 @@
 //! - [`privacy`]: device hashes, IP truncation, token hashing.
 //! - [`sessions`]: refresh-token rotation, replay detection, revocation, cleanup.
 //! - [`spi_plans`]: SPI plans kept across calls for the hot paths.
+//! - [`srf`]: one-row `RETURNS TABLE` results in materialize mode.
 
 use pgrx::prelude::*;
 
@@ -16,6 +17,7 @@ pub mod gucs;
 pub mod privacy;
 pub mod sessions;
 pub mod spi_plans;
+pub mod srf;
 pub mod uuid_gen;
 
 ::pgrx::pg_module_magic!(name, version);

@@ -14,6 +14,7 @@ use crate::errors::{AuthGuardError, OrReport, Result};
 use crate::gucs;
 use crate::privacy::{self, CidrDatum, InetDatum};
 use crate::spi_plans::{plan, Statement};
+use crate::srf::{self, cell};
 use crate::uuid_gen;
 use pgrx::datum::{DatumWithOid, Interval, TimestampWithTimeZone};
 use pgrx::pg_sys;
@@ -550,23 +551,29 @@ fn tstz(m: Micros) -> Option<TimestampWithTimeZone> {
 
 
 /// A new login. Returns the session, its family and its first jti.
-#[pg_extern(volatile, security_definer)]
-#[search_path(pg_catalog, pg_temp)]
+#[pg_extern(sql = r#"
+CREATE FUNCTION authguard.create_session(
+    user_id uuid, ttl interval DEFAULT NULL, user_agent text DEFAULT NULL, ip inet DEFAULT NULL,
+    dpop_jkt text DEFAULT NULL, family_id uuid DEFAULT NULL, auth_time timestamptz DEFAULT now())
+RETURNS TABLE (session_id uuid, family_id uuid, jti uuid, expires_at timestamptz)
+VOLATILE SECURITY DEFINER ROWS 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'create_session_wrapper';
+"#)]
+#[allow(clippy::too_many_arguments)]
 pub fn create_session(
     user_id: Option<Uuid>,
-    ttl: default!(Option<Interval>, "NULL"),
-    user_agent: default!(Option<&str>, "NULL"),
-    ip: default!(Option<InetDatum>, "NULL"),
-    dpop_jkt: default!(Option<&str>, "NULL"),
-    family_id: default!(Option<Uuid>, "NULL"),
-    auth_time: default!(Option<TimestampWithTimeZone>, "now()"),
-) -> TableIterator<'static, (
-    name!(session_id, Option<Uuid>),
-    name!(family_id, Option<Uuid>),
-    name!(jti, Option<Uuid>),
-    name!(expires_at, Option<TimestampWithTimeZone>),
-)> {
-    create_session_impl(user_id, ttl, user_agent, ip, dpop_jkt, family_id, auth_time).or_report()
+    ttl: Option<Interval>,
+    user_agent: Option<&str>,
+    ip: Option<InetDatum>,
+    dpop_jkt: Option<&str>,
+    family_id: Option<Uuid>,
+    auth_time: Option<TimestampWithTimeZone>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) {
+    let (session_id, family, jti, expires_at) =
+        create_session_impl(user_id, ttl, user_agent, ip, dpop_jkt, family_id, auth_time).or_report();
+    // SAFETY: our own call's fcinfo; four cells for four declared columns.
+    unsafe { srf::return_cells(fcinfo, [cell(session_id), cell(family), cell(jti), cell(expires_at)]) }
 }
 
 fn create_session_impl(
@@ -577,12 +584,7 @@ fn create_session_impl(
     dpop_jkt: Option<&str>,
     family_id: Option<Uuid>,
     auth_time: Option<TimestampWithTimeZone>,
-) -> Result<TableIterator<'static, (
-    name!(session_id, Option<Uuid>),
-    name!(family_id, Option<Uuid>),
-    name!(jti, Option<Uuid>),
-    name!(expires_at, Option<TimestampWithTimeZone>),
-)>> {
+) -> Result<(Uuid, Uuid, Uuid, Option<TimestampWithTimeZone>)> {
     require_writable("create_session")?;
     let user_id = require(user_id, "user_id")?;
     let ttl = match ttl {
@@ -655,28 +657,32 @@ fn create_session_impl(
             None,
             serde_json::json!({ "joined_family": family_id.is_some(), "dpop_bound": dpop_jkt.is_some() }),
         )?;
-        Ok(TableIterator::once((Some(session_id), Some(family), Some(jti), expires_at)))
+        Ok((session_id, family, jti, expires_at))
     })
 }
 
 
 /// Refresh: rotate the family's token when `jti` is current. See the crate
-/// README for every status.
-#[pg_extern(volatile, security_definer)]
+/// README for every status. No `SET search_path` here: it would cost a GUC
+/// save/restore per call; every name in its SQL is schema-qualified instead.
+#[pg_extern(sql = r#"
+CREATE FUNCTION authguard.rotate_session_token(
+    family_id uuid, jti uuid, user_agent text DEFAULT NULL, ip inet DEFAULT NULL, dpop_jkt text DEFAULT NULL)
+RETURNS TABLE (status text, session_id uuid, jti uuid, expires_at timestamptz)
+VOLATILE SECURITY DEFINER ROWS 1
+LANGUAGE c AS 'MODULE_PATHNAME', 'rotate_session_token_wrapper';
+"#)]
 pub fn rotate_session_token(
     family_id: Option<Uuid>,
     jti: Option<Uuid>,
-    user_agent: default!(Option<&str>, "NULL"),
-    ip: default!(Option<InetDatum>, "NULL"),
-    dpop_jkt: default!(Option<&str>, "NULL"),
-) -> TableIterator<'static, (
-    name!(status, &'static str),
-    name!(session_id, Option<Uuid>),
-    name!(jti, Option<Uuid>),
-    name!(expires_at, Option<TimestampWithTimeZone>),
-)> {
-    let row = rotate_impl(family_id, jti, user_agent, ip, dpop_jkt).or_report();
-    TableIterator::once(row)
+    user_agent: Option<&str>,
+    ip: Option<InetDatum>,
+    dpop_jkt: Option<&str>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) {
+    let (status, session_id, new_jti, expires_at) = rotate_impl(family_id, jti, user_agent, ip, dpop_jkt).or_report();
+    // SAFETY: our own call's fcinfo; four cells for four declared columns.
+    unsafe { srf::return_cells(fcinfo, [cell(status), cell(session_id), cell(new_jti), cell(expires_at)]) }
 }
 
 fn rotate_impl(
@@ -806,21 +812,28 @@ pub fn handle_token_replay(jti: Option<Uuid>, family_id: Option<Uuid>) -> bool {
 }
 
 
-/// The per-request check. Read-only: it runs on a hot standby and never writes.
-#[pg_extern(stable, security_definer)]
+/// The per-request check. Read-only: it runs on a hot standby and never
+/// writes. Like rotation, no per-call `SET search_path`; its SQL is qualified.
+#[pg_extern(sql = r#"
+CREATE FUNCTION authguard.validate_session(
+    family_id uuid, jti uuid, dpop_jkt text DEFAULT NULL, max_auth_age interval DEFAULT NULL)
+RETURNS TABLE (valid boolean, status text, user_id uuid, session_id uuid, step_up_required boolean)
+STABLE SECURITY DEFINER ROWS 1
+LANGUAGE c AS 'MODULE_PATHNAME', 'validate_session_wrapper';
+"#)]
 pub fn validate_session(
     family_id: Option<Uuid>,
     jti: Option<Uuid>,
-    dpop_jkt: default!(Option<&str>, "NULL"),
-    max_auth_age: default!(Option<Interval>, "NULL"),
-) -> TableIterator<'static, (
-    name!(valid, bool),
-    name!(status, &'static str),
-    name!(user_id, Option<Uuid>),
-    name!(session_id, Option<Uuid>),
-    name!(step_up_required, bool),
-)> {
-    TableIterator::once(validate_impl(family_id, jti, dpop_jkt, max_auth_age).or_report())
+    dpop_jkt: Option<&str>,
+    max_auth_age: Option<Interval>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) {
+    let (valid, status, user_id, session_id, step_up) =
+        validate_impl(family_id, jti, dpop_jkt, max_auth_age).or_report();
+    // SAFETY: our own call's fcinfo; five cells for five declared columns.
+    unsafe {
+        srf::return_cells(fcinfo, [cell(valid), cell(status), cell(user_id), cell(session_id), cell(step_up)])
+    }
 }
 
 fn validate_impl(

@@ -4,6 +4,14 @@ DROP ROLE IF EXISTS regress_app;
 DROP ROLE IF EXISTS regress_admin;
 CREATE ROLE regress_app LOGIN NOSUPERUSER IN ROLE authguard_app;
 CREATE ROLE regress_admin LOGIN NOSUPERUSER IN ROLE authguard_admin;
+-- The SQLSTATE a statement fails with (message wording varies across majors).
+CREATE FUNCTION pg_temp.sqlstate_of(q text) RETURNS text LANGUAGE plpgsql AS $f$
+BEGIN
+    EXECUTE q;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE;
+END $f$;
 
 SET ROLE regress_app;
 SELECT family_id AS fam, jti FROM authguard.create_session('00000000-0000-4000-8000-0000000000d1') \gset
@@ -24,7 +32,9 @@ SELECT authguard.session_stats();
 SET authguard.reuse_interval = '1 day';
 SET authguard.audit_rotations = off;
 SET authguard.hash_key = 'x';
-SHOW authguard.hash_key;
+SELECT pg_temp.sqlstate_of('SHOW authguard.hash_key') AS show_hash_key,
+       pg_temp.sqlstate_of('SHOW authguard.master_key') AS show_master_key,
+       pg_temp.sqlstate_of($$SELECT current_setting('authguard.master_key_command')$$) AS read_master_key_command;
 SELECT count(*) AS secret_settings_visible FROM pg_settings
  WHERE name IN ('authguard.hash_key', 'authguard.master_key', 'authguard.master_key_command');
 RESET ROLE;

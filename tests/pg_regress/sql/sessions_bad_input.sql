@@ -10,6 +10,14 @@ BEGIN
 EXCEPTION WHEN OTHERS THEN
     RETURN SQLSTATE || ': ' || SQLERRM;
 END $f$;
+-- Only the SQLSTATE, for the server's own errors, whose wording varies across majors.
+CREATE FUNCTION pg_temp.sqlstate_of(q text) RETURNS text LANGUAGE plpgsql AS $f$
+BEGIN
+    EXECUTE q;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE;
+END $f$;
 SELECT family_id AS fam, jti FROM create_session('00000000-0000-4000-8000-0000000000aa') \gset
 
 -- Required arguments must not be NULL (22004).
@@ -41,10 +49,11 @@ SELECT pg_temp.fails_with(format($q$SELECT * FROM create_session('00000000-0000-
 SELECT revoke_session_family(:'fam') AS revoked;
 SELECT pg_temp.fails_with(format($q$SELECT * FROM create_session('00000000-0000-4000-8000-0000000000aa', family_id => %L)$q$, :'fam'));
 
--- Settings are validated by Postgres itself.
-SET authguard.reuse_interval = '-1';
-SET authguard.ipv4_prefix = 33;
-SET authguard.no_such_setting = 1;
+-- Settings are validated by Postgres itself (22023 out of range, 42602 a misspelt name under the reserved prefix).
+SELECT pg_temp.sqlstate_of($$SET authguard.reuse_interval = '-1'$$) AS negative_grace,
+       pg_temp.sqlstate_of($$SET authguard.ipv4_prefix = 33$$) AS prefix_33,
+       pg_temp.sqlstate_of($$SET authguard.idle_timeout = '-5min'$$) AS negative_idle,
+       pg_temp.sqlstate_of($$SET authguard.no_such_setting = 1$$) AS misspelt;
 
 -- Unknown families are statuses, not errors.
 SELECT status FROM rotate_session_token(gen_random_uuid(), gen_random_uuid());
