@@ -3,6 +3,7 @@
 #   1. Rust unit tests and #[pg_test]s         (cargo pgrx test)
 #   2. documented SQL scenarios                (pg_regress, tests/pg_regress)
 #   3. concurrency specs                       (pg_isolation_regress, tests/isolation)
+#   4. keyring scenario on its own cluster     (tests/keyring/run.sh)
 # Prints a summary line per suite and a final "N passed, N failed" line.
 source "$(dirname "$0")/common.sh"
 cd "$REPO_ROOT"
@@ -83,6 +84,16 @@ run_sql_suites() {
         set -e
         [ $rc -eq 0 ] || { [ -f "$iout/regression.diffs" ] && cat "$iout/regression.diffs"; }
         record "pg$major isolation" $rc "($(echo $specs | wc -w) specs)"
+    fi
+    if [ -f tests/keyring/run.sh ]; then
+        # Its own cluster: the scenario changes settings with ALTER SYSTEM.
+        local klog="$CACHE_DIR/keyring-pg$major.log"
+        say "pg$major: keyring scenario (tests/keyring/run.sh)"
+        set +e
+        bash tests/keyring/run.sh "$major" 2>&1 | tee "$klog"
+        rc=${PIPESTATUS[0]}
+        set -e
+        record "pg$major keyring scenario" $rc "($(grep -c '^PASS' "$klog") checks passed, $(grep -c '^FAIL' "$klog") failed)"
     fi
     grep -E 'PANIC|server process .* was terminated|terminated by signal' "$dir/server.log" \
         && record "pg$major server log has no crash" 1 "" || record "pg$major server log has no crash" 0 ""

@@ -271,6 +271,98 @@ thread_local! {
     static DATA_KEYS: RefCell<HashMap<([u8; 16], u32), Zeroizing<[u8; 32]>>> = RefCell::new(HashMap::new());
 }
 
+/// Whether `shared_preload_libraries` or `session_preload_libraries` names
+/// this library, i.e. it is loaded in every backend before any query runs.
+fn preloaded_everywhere() -> bool {
+    ["shared_preload_libraries", "session_preload_libraries"].iter().any(|setting| {
+        let name = std::ffi::CString::new(*setting).expect("no NUL");
+        // SAFETY: GetConfigOption returns a pointer to GUC-owned storage (or NULL).
+        let value = unsafe { pg_sys::GetConfigOption(name.as_ptr(), true, false) };
+        if value.is_null() {
+            return false;
+        }
+        // SAFETY: a NUL-terminated string owned by the GUC machinery.
+        let list = unsafe { std::ffi::CStr::from_ptr(value) }.to_string_lossy();
+        lists_library(&list)
+    })
+}
+
+/// Does a preload list ("a, \"$libdir/pg_authguard\", b") name pg_authguard?
+pub fn lists_library(list: &str) -> bool {
+    list.split(',').any(|item| {
+        let item = item.trim().trim_matches('"').trim();
+        let item = item.strip_prefix("$libdir/").unwrap_or(item);
+        let item = item.strip_suffix(".so").unwrap_or(item);
+        item == "pg_authguard"
+    })
+}
+
+/// A master key in the server configuration is only hidden once this library
+/// has defined the setting as superuser-only. Until then Postgres keeps it as
+/// a plain placeholder that every role can read with SHOW. So unless the
+/// library is preloaded in every backend, refuse to use such a key.
+fn check_master_key_not_exposed() -> Result<()> {
+    // SAFETY: plain read of backend-global state.
+    if preloaded_everywhere() || unsafe { pg_sys::ParallelWorkerNumber } >= 0 {
+        return Ok(());
+    }
+    // pg_settings hides NO_SHOW_ALL settings even from superusers; ask the
+    // configuration files themselves (runs only when the master key changes).
+    let in_files = Spi::get_one::<bool>(
+        "SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 FROM pg_catalog.pg_file_settings \
+          WHERE name OPERATOR(pg_catalog.=) 'authguard.master_key'",
+    )?;
+    if in_files == Some(true) {
+        return Err(AuthGuardError::NotConfigured {
+            message: "authguard.master_key is set in the server configuration but pg_authguard is not preloaded, \
+                      so every role can read the setting with SHOW until the library loads"
+                .into(),
+            hint: Some(
+                "ALTER SYSTEM SET session_preload_libraries = 'pg_authguard' (or add it to shared_preload_libraries), \
+                 SELECT pg_reload_conf(), then rotate the master key (it may have been read)."
+                    .into(),
+            ),
+        });
+    }
+    Ok(())
+}
+
+static mut PREV_EMIT_LOG_HOOK: pg_sys::emit_log_hook_type = None;
+
+/// Postgres' postmaster logs `parameter "X" changed to "VALUE"` for every
+/// setting a reload changes, secrets included. When this library is in
+/// `shared_preload_libraries`, the postmaster runs this hook and such lines for
+/// the secret settings are not written to the server log.
+pub fn install_log_redaction() {
+    // SAFETY: called once from _PG_init in the postmaster; hooks chain.
+    unsafe {
+        PREV_EMIT_LOG_HOOK = pg_sys::emit_log_hook;
+        pg_sys::emit_log_hook = Some(redact_secret_settings);
+    }
+}
+
+/// Whether a log message reveals the value of a secret setting.
+pub fn reveals_secret(message: &[u8]) -> bool {
+    const SECRETS: [&[u8]; 2] = [b"parameter \"authguard.master_key\" changed to", b"parameter \"authguard.hash_key\" changed to"];
+    SECRETS.iter().any(|p| message.starts_with(p))
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn redact_secret_settings(edata: *mut pg_sys::ErrorData) {
+    // SAFETY: edata is the live ErrorData Postgres hands to the hook.
+    unsafe {
+        if !edata.is_null() && !(*edata).message.is_null() {
+            let msg = std::ffi::CStr::from_ptr((*edata).message).to_bytes();
+            if reveals_secret(msg) {
+                (*edata).output_to_server = false;
+            }
+        }
+        if let Some(prev) = PREV_EMIT_LOG_HOOK {
+            prev(edata);
+        }
+    }
+}
+
 fn setting_bytes(v: Option<std::ffi::CString>) -> Option<Zeroizing<Vec<u8>>> {
     let b = Zeroizing::new(v?.into_bytes());
     if b.trim_ascii().is_empty() { None } else { Some(b) }
@@ -316,6 +408,7 @@ fn wrapping_key() -> Result<Zeroizing<[u8; 32]>> {
         })?)?;
         parse_master_hex(&out, "the output of authguard.master_key_command")?
     } else {
+        check_master_key_not_exposed()?;
         parse_master_hex(&source[2..], "authguard.master_key")?
     };
     let wrapping = derive_wrapping_key(&master);
@@ -816,6 +909,22 @@ mod unit {
             assert!(e.message().contains("authguard.master_key is malformed"), "{e}");
             assert!(!e.message().contains("0011223344"), "never echo the value");
         }
+    }
+
+    #[test]
+    fn secret_setting_changes_are_recognized() {
+        assert!(reveals_secret(b"parameter \"authguard.master_key\" changed to \"00ff\""));
+        assert!(reveals_secret(b"parameter \"authguard.hash_key\" changed to \"x\""));
+        assert!(!reveals_secret(b"parameter \"authguard.reuse_interval\" changed to \"5s\""));
+    }
+
+    #[test]
+    fn preload_lists_are_parsed() {
+        assert!(lists_library("pg_authguard"));
+        assert!(lists_library("auto_explain, \"$libdir/pg_authguard\""));
+        assert!(lists_library("pg_authguard.so,x"));
+        assert!(!lists_library(""));
+        assert!(!lists_library("pg_authguard_old, auto_explain"));
     }
 
     #[test]

@@ -31,6 +31,10 @@ extension_sql_file!("../sql/grants.sql", name = "grants", finalize);
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::register();
+    // SAFETY: plain read of a backend-global flag.
+    if unsafe { pgrx::pg_sys::process_shared_preload_libraries_in_progress } {
+        keyring::install_log_redaction();
+    }
 }
 
 /// Required by `cargo pgrx test`.
