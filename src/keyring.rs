@@ -697,7 +697,8 @@ pub fn rotate_key(name: Option<&str>) -> i32 {
 /// Encrypt under the active version of the named key. NULL name or plaintext
 /// gives NULL; `aad` NULL means no associated data.
 #[pg_extern(volatile, parallel_safe, security_definer)]
-#[search_path(pg_catalog, pg_temp)]
+// Hot path: no pinned search_path (it costs a GUC save/restore per call);
+// every statement it runs is fully schema-qualified.
 pub fn encrypt_with_key(
     name: Option<&str>,
     plaintext: Option<&[u8]>,
@@ -717,7 +718,8 @@ pub fn encrypt_with_key(
 /// Decrypt a keyring ciphertext; the key and version are read from it, so
 /// retired versions still decrypt.
 #[pg_extern(stable, parallel_safe, security_definer)]
-#[search_path(pg_catalog, pg_temp)]
+// Hot path: no pinned search_path (it costs a GUC save/restore per call);
+// every statement it runs is fully schema-qualified.
 pub fn decrypt_with_key(ciphertext: Option<&[u8]>, aad: default!(Option<&[u8]>, "NULL")) -> Option<Vec<u8>> {
     let ciphertext = ciphertext?;
     Some(
@@ -734,7 +736,8 @@ pub fn decrypt_with_key(ciphertext: Option<&[u8]>, aad: default!(Option<&[u8]>, 
 /// Re-encrypt to the active version of the ciphertext's key; returned
 /// unchanged when it is already at the active version.
 #[pg_extern(volatile, parallel_safe, security_definer)]
-#[search_path(pg_catalog, pg_temp)]
+// Hot path: no pinned search_path (it costs a GUC save/restore per call);
+// every statement it runs is fully schema-qualified.
 pub fn reencrypt(ciphertext: Option<&[u8]>, aad: default!(Option<&[u8]>, "NULL")) -> Option<Vec<u8>> {
     let ciphertext = ciphertext?;
     Some(reencrypt_impl(ciphertext, aad.unwrap_or(&[])).or_report())
@@ -782,7 +785,8 @@ pub fn key_version_of(ciphertext: &[u8]) -> i32 {
 /// `reencrypt_column` to skip rows already done, which is what makes it
 /// resumable). NULL for NULL.
 #[pg_extern(stable, strict, parallel_safe, security_definer)]
-#[search_path(pg_catalog, pg_temp)]
+// Hot path: no pinned search_path (it costs a GUC save/restore per call);
+// every statement it runs is fully schema-qualified.
 pub fn _reencrypt_needed(ciphertext: &[u8]) -> bool {
     (|| -> Result<bool> {
         let env = Envelope::parse(ciphertext)?;
