@@ -4,6 +4,7 @@
 #   2. documented SQL scenarios                (pg_regress, tests/pg_regress)
 #   3. concurrency specs                       (pg_isolation_regress, tests/isolation)
 #   4. scenario scripts with parallel clients  (tests/*/*.sh SOCKET_DIR PORT)
+#   5. keyring scenario on its own cluster     (tests/keyring/run.sh MAJOR)
 # Prints a summary line per suite and a final "N passed, N failed" line.
 source "$(dirname "$0")/common.sh"
 cd "$REPO_ROOT"
@@ -85,6 +86,8 @@ run_sql_suites() {
     local script
     for script in tests/*/*.sh; do
         [ -f "$script" ] || continue
+        # The keyring scenario needs a cluster of its own (ALTER SYSTEM); run below.
+        [ "$script" != tests/keyring/run.sh ] || continue
         say "pg$major: $script"
         set +e
         bash "$script" "$dir" "$port"
@@ -93,6 +96,16 @@ run_sql_suites() {
         record "pg$major $script" $rc ""
     done
 
+    if [ -f tests/keyring/run.sh ]; then
+        # Its own cluster: the scenario changes settings with ALTER SYSTEM.
+        local klog="$CACHE_DIR/keyring-pg$major.log"
+        say "pg$major: keyring scenario (tests/keyring/run.sh)"
+        set +e
+        bash tests/keyring/run.sh "$major" 2>&1 | tee "$klog"
+        rc=${PIPESTATUS[0]}
+        set -e
+        record "pg$major keyring scenario" $rc "($(grep -c '^PASS' "$klog") checks passed, $(grep -c '^FAIL' "$klog") failed)"
+    fi
     grep -E 'PANIC|server process .* was terminated|terminated by signal|deadlock detected' "$dir/server.log" \
         && record "pg$major server log: no crash, no deadlock" 1 "" || record "pg$major server log: no crash, no deadlock" 0 ""
 }

@@ -17,7 +17,8 @@ DECLARE
         'encrypt_with_key', 'decrypt_with_key', 'key_version_of'];
     admin_functions text[] := ARRAY[
         'revoke_user_sessions', 'cleanup_expired_sessions', 'session_stats',
-        'create_key', 'rotate_key', 'reencrypt', 'reencrypt_column', 'rotate_master_key'];
+        'create_key', 'rotate_key', 'reencrypt', 'reencrypt_column', 'rotate_master_key',
+        '_reencrypt_needed'];
 BEGIN
     FOR f IN
         SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
@@ -25,19 +26,19 @@ BEGIN
            AND (p.proname = ANY (app_functions) OR p.proname = ANY (admin_functions)
                 OR p.proname LIKE '\_%')
     LOOP
-        EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
+        EXECUTE format('REVOKE ALL ON ROUTINE %s FROM PUBLIC', f);
     END LOOP;
     FOR f IN
         SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
          WHERE p.pronamespace = 'authguard'::regnamespace AND p.proname = ANY (app_functions)
     LOOP
-        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO authguard_app', f);
+        EXECUTE format('GRANT EXECUTE ON ROUTINE %s TO authguard_app', f);
     END LOOP;
     FOR f IN
         SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
          WHERE p.pronamespace = 'authguard'::regnamespace AND p.proname = ANY (admin_functions)
     LOOP
-        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO authguard_admin', f);
+        EXECUTE format('GRANT EXECUTE ON ROUTINE %s TO authguard_admin', f);
     END LOOP;
 END
 $grants$;

@@ -6,6 +6,7 @@
 //! - [`crypto`]: hashing, MACs, KDF, X25519 and AEAD primitives as SQL functions.
 //! - [`privacy`]: device hashes, IP truncation, token hashing.
 //! - [`sessions`]: refresh-token rotation, replay detection, revocation, cleanup.
+//! - [`keyring`]: master key, versioned data keys, envelope encryption, re-encryption.
 //! - [`spi_plans`]: SPI plans kept across calls for the hot paths.
 //! - [`srf`]: one-row `RETURNS TABLE` results in materialize mode.
 
@@ -14,6 +15,7 @@ use pgrx::prelude::*;
 pub mod crypto;
 pub mod errors;
 pub mod gucs;
+pub mod keyring;
 pub mod privacy;
 pub mod sessions;
 pub mod spi_plans;
@@ -25,11 +27,16 @@ pub mod uuid_gen;
 // Roles are cluster-wide; the schema's tables and views come next; grants last.
 extension_sql_file!("../sql/roles.sql", name = "roles", bootstrap);
 extension_sql_file!("../sql/sessions.sql", name = "sessions_schema", requires = ["roles"]);
+extension_sql_file!("../sql/keyring.sql", name = "keyring_schema", requires = ["roles"]);
 extension_sql_file!("../sql/grants.sql", name = "grants", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::register();
+    // SAFETY: plain read of a backend-global flag.
+    if unsafe { pgrx::pg_sys::process_shared_preload_libraries_in_progress } {
+        keyring::install_log_redaction();
+    }
 }
 
 /// Required by `cargo pgrx test`.
