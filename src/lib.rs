@@ -7,15 +7,19 @@
 //! - [`privacy`]: device hashes, IP truncation, token hashing.
 //! - [`sessions`]: refresh-token rotation, replay detection, revocation, cleanup.
 //! - [`spi_plans`]: SPI plans kept across calls for the hot paths.
+//! - [`encryption_checks`]: the encryption-version contract, its CHECK function and row triggers.
+//! - [`stats`]: stats over the application's own tables.
 
 use pgrx::prelude::*;
 
 pub mod crypto;
+pub mod encryption_checks;
 pub mod errors;
 pub mod gucs;
 pub mod privacy;
 pub mod sessions;
 pub mod spi_plans;
+pub mod stats;
 pub mod uuid_gen;
 
 ::pgrx::pg_module_magic!(name, version);
