@@ -55,7 +55,7 @@ run_sql_suites() {
 
     local out="$CACHE_DIR/regress-out-pg$major"
     rm -rf "$out"; mkdir -p "$out"
-    local common=(--use-existing --host="$dir" --port="$port" --user=postgres --outputdir="$out")
+    local common=(--host="$dir" --port="$port" --user=postgres --outputdir="$out")
 
     if [ -d tests/pg_regress/sql ]; then
         local schedule
@@ -76,7 +76,7 @@ run_sql_suites() {
         local iout="$out/isolation"; mkdir -p "$iout"
         say "pg$major: pg_isolation_regress: $(echo $specs | tr '\n' ' ')"
         set +e
-        "$PGXS_TEST/isolation/pg_isolation_regress" --use-existing --host="$dir" --port="$port" \
+        "$PGXS_TEST/isolation/pg_isolation_regress" --host="$dir" --port="$port" \
             --user=postgres --outputdir="$iout" --inputdir=tests/isolation \
             --dbname=authguard_isolation $specs
         rc=$?
