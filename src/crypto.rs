@@ -200,7 +200,7 @@ pub fn chacha20poly1305_encrypt_bytes(plaintext: &[u8], key: &[u8], nonce: &[u8]
     let cipher = ChaCha20Poly1305::new(key.as_ref().into());
     let mut out = Vec::with_capacity(plaintext.len() + TAG_LEN);
     out.extend_from_slice(plaintext);
-    let tag = simd::seal(&cipher, nonce.into(), aad, &mut out)?;
+    let tag = sealing::seal(&cipher, nonce.into(), aad, &mut out)?;
     out.extend_from_slice(&tag);
     Ok(out)
 }
@@ -218,7 +218,7 @@ pub fn chacha20poly1305_decrypt_bytes(ciphertext: &[u8], key: &[u8], nonce: &[u8
     let cipher = ChaCha20Poly1305::new(key.as_ref().into());
     let (body, tag) = ciphertext.split_at(ciphertext.len() - TAG_LEN);
     let mut out = body.to_vec();
-    simd::open(&cipher, nonce.into(), aad, &mut out, tag.into())?;
+    sealing::open(&cipher, nonce.into(), aad, &mut out, tag.into())?;
     Ok(out)
 }
 
@@ -295,7 +295,7 @@ pub fn encrypt_bytes(plaintext: &[u8], key: &[u8], aad: &[u8]) -> Result<Vec<u8>
     out.extend_from_slice(&nonce);
     let body_start = out.len();
     out.extend_from_slice(plaintext);
-    let tag = simd::seal(&cipher, (&nonce).into(), aad, &mut out[body_start..])?;
+    let tag = sealing::seal(&cipher, (&nonce).into(), aad, &mut out[body_start..])?;
     out.extend_from_slice(&tag);
     Ok(out)
 }
@@ -309,12 +309,12 @@ pub fn decrypt_bytes(data: &[u8], key: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
     let cipher = XChaCha20Poly1305::new(key.as_ref().into());
     let (body, tag) = env.sealed.split_at(env.sealed.len() - TAG_LEN);
     let mut out = body.to_vec();
-    simd::open(&cipher, env.nonce.into(), aad, &mut out, tag.into())?;
+    sealing::open(&cipher, env.nonce.into(), aad, &mut out, tag.into())?;
     Ok(out)
 }
 
-/// AEAD calls, in one place so the SIMD dispatch decision lives in one place.
-mod simd {
+/// The crates' AEAD calls, with their errors mapped onto ours.
+mod sealing {
     use super::{AuthGuardError, Result};
     use chacha20poly1305::aead::{AeadInPlace, Nonce, Tag};
 
