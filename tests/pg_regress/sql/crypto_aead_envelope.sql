@@ -1,7 +1,10 @@
 -- encrypt()/decrypt(): XChaCha20-Poly1305 in a versioned envelope
 -- ("AG", format 1, algorithm 1, 24-byte nonce, ciphertext || tag), and the
 -- NULL and error rules every AEAD function follows.
+-- Quiet: whether the extension already exists depends on which scenario ran first.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_authguard;
+RESET client_min_messages;
 SET search_path = authguard, public;
 \set SHOW_CONTEXT never
 \set VERBOSITY default

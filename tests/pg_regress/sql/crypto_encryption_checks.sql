@@ -2,9 +2,13 @@
 -- application's: a CHECK constraint with encryption_row_valid(), the
 -- check_encryption_version() trigger (default and custom column names) and
 -- set_updated_at().
+-- Quiet: whether the extension already exists depends on which scenario ran first.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_authguard;
--- Application tables go to public; the extension's functions are found in authguard.
-SET search_path = public, authguard;
+RESET client_min_messages;
+-- Application tables go to their own schema; the extension's functions are found in authguard.
+CREATE SCHEMA crypto_checks;
+SET search_path = crypto_checks, authguard;
 \set SHOW_CONTEXT never
 \set VERBOSITY default
 \set ct16 '\'\\x00112233445566778899aabbccddeeff\'::bytea'
@@ -117,3 +121,8 @@ COMMIT;
 CREATE TRIGGER trg_bad BEFORE UPDATE ON device_keys
     FOR EACH ROW EXECUTE FUNCTION set_updated_at('modified_at');
 UPDATE device_keys SET public_key = 'k2b' WHERE id = 2;
+
+RESET search_path;
+SET client_min_messages = warning;
+DROP SCHEMA crypto_checks CASCADE;
+RESET client_min_messages;

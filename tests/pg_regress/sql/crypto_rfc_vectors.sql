@@ -1,7 +1,10 @@
 -- Published test vectors through the SQL functions: RFC 7748 (X25519),
 -- RFC 8439 (ChaCha20-Poly1305 AEAD), RFC 4231 (HMAC-SHA256), RFC 5869 (HKDF).
 -- Each row shows the computed value and whether it equals the RFC's.
+-- Quiet: whether the extension already exists depends on which scenario ran first.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_authguard;
+RESET client_min_messages;
 SET search_path = authguard, public;
 \set SHOW_CONTEXT never
 
