@@ -9,10 +9,13 @@
 //! - [`keyring`]: master key, versioned data keys, envelope encryption, re-encryption.
 //! - [`spi_plans`]: SPI plans kept across calls for the hot paths.
 //! - [`srf`]: one-row `RETURNS TABLE` results in materialize mode.
+//! - [`encryption_checks`]: the encryption-version contract, its CHECK function and row triggers.
+//! - [`stats`]: stats over the application's own tables.
 
 use pgrx::prelude::*;
 
 pub mod crypto;
+pub mod encryption_checks;
 pub mod errors;
 pub mod gucs;
 pub mod keyring;
@@ -20,6 +23,7 @@ pub mod privacy;
 pub mod sessions;
 pub mod spi_plans;
 pub mod srf;
+pub mod stats;
 pub mod uuid_gen;
 
 ::pgrx::pg_module_magic!(name, version);
