@@ -8,7 +8,7 @@
 //! `SHOW ALL` and `pg_settings` to everyone else.
 
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 
 /// Grace window (ms) in which the immediate parent token is answered `reissued`.
 pub static REUSE_INTERVAL_MS: GucSetting<i32> = GucSetting::<i32>::new(10_000);
@@ -119,6 +119,80 @@ pub fn register() {
     unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"authguard".as_ptr()) };
 }
 
+/// Whether `shared_preload_libraries` or `session_preload_libraries` names
+/// this library, i.e. it is loaded in every backend before any query runs.
+pub fn preloaded_everywhere() -> bool {
+    ["shared_preload_libraries", "session_preload_libraries"].iter().any(|setting| {
+        let name = std::ffi::CString::new(*setting).expect("no NUL");
+        // SAFETY: GetConfigOption returns a pointer to GUC-owned storage (or NULL).
+        let value = unsafe { pgrx::pg_sys::GetConfigOption(name.as_ptr(), true, false) };
+        if value.is_null() {
+            return false;
+        }
+        // SAFETY: a NUL-terminated string owned by the GUC machinery.
+        let list = unsafe { std::ffi::CStr::from_ptr(value) }.to_string_lossy();
+        lists_library(&list)
+    })
+}
+
+/// Does a preload list ("a, \"$libdir/pg_authguard\", b") name pg_authguard?
+pub fn lists_library(list: &str) -> bool {
+    list.split(',').any(|item| {
+        let item = item.trim().trim_matches('"').trim();
+        let item = item.strip_prefix("$libdir/").unwrap_or(item);
+        let item = item.strip_suffix(".so").unwrap_or(item);
+        item == "pg_authguard"
+    })
+}
+
+/// A secret set in the configuration (postgresql.conf, ALTER SYSTEM, ALTER
+/// ROLE/DATABASE ... SET) is, in any backend that has not loaded this library
+/// yet, an unknown placeholder setting that every role can read with SHOW.
+/// Such a value is the setting's reset value; a session's own SET is not.
+/// Unless the library is preloaded everywhere, refuse to use an exposed secret.
+pub fn check_secret_not_exposed(name: &'static CStr) -> crate::errors::Result<()> {
+    // SAFETY: plain read of a backend-global.
+    if preloaded_everywhere() || unsafe { pgrx::pg_sys::ParallelWorkerNumber } >= 0 {
+        return Ok(());
+    }
+    // SAFETY: returns GUC-owned storage or NULL for an unknown name.
+    let reset = unsafe { pgrx::pg_sys::GetConfigOptionResetString(name.as_ptr()) };
+    // SAFETY: NUL-terminated when not NULL.
+    let from_config = !reset.is_null() && !unsafe { CStr::from_ptr(reset) }.to_bytes().is_empty();
+    if from_config {
+        let setting = name.to_string_lossy();
+        return Err(crate::errors::AuthGuardError::NotConfigured {
+            message: format!(
+                "{setting} is set in the server configuration but pg_authguard is not preloaded, \
+                 so every role can read the setting with SHOW until the library loads"
+            ),
+            hint: Some(format!(
+                "ALTER SYSTEM SET session_preload_libraries = 'pg_authguard' (or add it to shared_preload_libraries), \
+                 SELECT pg_reload_conf(), then replace {setting} (it may have been read)."
+            )),
+        });
+    }
+    Ok(())
+}
+
+thread_local! {
+    /// The hash key value last found safe to use; re-checked when it changes.
+    static CHECKED_HASH_KEY: std::cell::RefCell<Option<Vec<u8>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The hash key's bytes, if set and non-empty, refused when exposed (see
+/// [`check_secret_not_exposed`]).
+pub fn hash_key() -> crate::errors::Result<Option<Vec<u8>>> {
+    let Some(key) = HASH_KEY.get().map(|k| k.into_bytes()).filter(|k| !k.is_empty()) else {
+        return Ok(None);
+    };
+    if !CHECKED_HASH_KEY.with(|c| c.borrow().as_deref() == Some(&key[..])) {
+        check_secret_not_exposed(c"authguard.hash_key")?;
+        CHECKED_HASH_KEY.with(|c| *c.borrow_mut() = Some(key.clone()));
+    }
+    Ok(Some(key))
+}
+
 /// Current reuse grace in microseconds.
 pub fn reuse_interval_micros() -> i64 {
     i64::from(REUSE_INTERVAL_MS.get()) * 1000
@@ -132,9 +206,4 @@ pub fn idle_timeout_micros() -> i64 {
 /// Default session lifetime in microseconds.
 pub fn session_ttl_micros() -> i64 {
     i64::from(SESSION_TTL_S.get()) * 1_000_000
-}
-
-/// The hash key's bytes, if set and non-empty.
-pub fn hash_key() -> Option<Vec<u8>> {
-    HASH_KEY.get().map(|k| k.into_bytes()).filter(|k| !k.is_empty())
 }

@@ -271,39 +271,13 @@ thread_local! {
     static DATA_KEYS: RefCell<HashMap<([u8; 16], u32), Zeroizing<[u8; 32]>>> = RefCell::new(HashMap::new());
 }
 
-/// Whether `shared_preload_libraries` or `session_preload_libraries` names
-/// this library, i.e. it is loaded in every backend before any query runs.
-fn preloaded_everywhere() -> bool {
-    ["shared_preload_libraries", "session_preload_libraries"].iter().any(|setting| {
-        let name = std::ffi::CString::new(*setting).expect("no NUL");
-        // SAFETY: GetConfigOption returns a pointer to GUC-owned storage (or NULL).
-        let value = unsafe { pg_sys::GetConfigOption(name.as_ptr(), true, false) };
-        if value.is_null() {
-            return false;
-        }
-        // SAFETY: a NUL-terminated string owned by the GUC machinery.
-        let list = unsafe { std::ffi::CStr::from_ptr(value) }.to_string_lossy();
-        lists_library(&list)
-    })
-}
-
-/// Does a preload list ("a, \"$libdir/pg_authguard\", b") name pg_authguard?
-pub fn lists_library(list: &str) -> bool {
-    list.split(',').any(|item| {
-        let item = item.trim().trim_matches('"').trim();
-        let item = item.strip_prefix("$libdir/").unwrap_or(item);
-        let item = item.strip_suffix(".so").unwrap_or(item);
-        item == "pg_authguard"
-    })
-}
-
 /// A master key in the server configuration is only hidden once this library
 /// has defined the setting as superuser-only. Until then Postgres keeps it as
 /// a plain placeholder that every role can read with SHOW. So unless the
 /// library is preloaded in every backend, refuse to use such a key.
 fn check_master_key_not_exposed() -> Result<()> {
     // SAFETY: plain read of backend-global state.
-    if preloaded_everywhere() || unsafe { pg_sys::ParallelWorkerNumber } >= 0 {
+    if gucs::preloaded_everywhere() || unsafe { pg_sys::ParallelWorkerNumber } >= 0 {
         return Ok(());
     }
     // pg_settings hides NO_SHOW_ALL settings even from superusers; ask the
@@ -924,6 +898,7 @@ mod unit {
 
     #[test]
     fn preload_lists_are_parsed() {
+        use crate::gucs::lists_library;
         assert!(lists_library("pg_authguard"));
         assert!(lists_library("auto_explain, \"$libdir/pg_authguard\""));
         assert!(lists_library("pg_authguard.so,x"));

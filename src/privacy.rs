@@ -16,11 +16,11 @@ use pgrx::nullable::Nullable;
 use pgrx::{direct_function_call_as_datum, FromDatum, IntoDatum};
 
 /// Lowercase hex HMAC-SHA256 under `authguard.hash_key` when set, else SHA-256.
-pub fn keyed_hash_hex(input: &[u8]) -> String {
-    match gucs::hash_key() {
+pub fn keyed_hash_hex(input: &[u8]) -> Result<String> {
+    Ok(match gucs::hash_key()? {
         Some(key) => to_hex(&hmac_sha256_bytes(&key, input)),
         None => to_hex(&sha256_bytes(input)),
-    }
+    })
 }
 
 /// The stored form of a device fingerprint (user agent or client-provided id).
@@ -29,13 +29,13 @@ CREATE FUNCTION authguard."device_hash"("fingerprint" TEXT) RETURNS varchar(64)
 STABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'device_hash_wrapper';
 "#)]
 pub fn device_hash(fingerprint: &str) -> String {
-    keyed_hash_hex(fingerprint.as_bytes())
+    keyed_hash_hex(fingerprint.as_bytes()).or_report()
 }
 
 /// How an opaque token is stored: its keyed hash, never the token itself.
 #[pg_extern(stable, strict, parallel_safe)]
 pub fn hash_token(token: &str) -> String {
-    keyed_hash_hex(token.as_bytes())
+    keyed_hash_hex(token.as_bytes()).or_report()
 }
 
 /// An `inet` argument kept as the raw Datum, so it can be handed to the

@@ -539,8 +539,8 @@ fn cidr_of(ip: Option<InetDatum>) -> Result<Option<CidrDatum>> {
     ip.map(|ip| privacy::network_of(&ip, None, None)).transpose()
 }
 
-fn hash_device(user_agent: Option<&str>) -> Option<String> {
-    user_agent.map(|ua| privacy::keyed_hash_hex(ua.as_bytes()))
+fn hash_device(user_agent: Option<&str>) -> Result<Option<String>> {
+    user_agent.map(|ua| privacy::keyed_hash_hex(ua.as_bytes())).transpose()
 }
 
 fn tstz(m: Micros) -> Option<TimestampWithTimeZone> {
@@ -606,7 +606,7 @@ fn create_session_impl(
             "dpop_jkt must be a JWK thumbprint of 1 to 512 characters".into(),
         ));
     }
-    let device = hash_device(user_agent);
+    let device = hash_device(user_agent)?;
     let cidr = cidr_of(ip)?;
     let session_id = uuid_gen::new_v4()?;
     let jti = uuid_gen::new_v4()?;
@@ -695,7 +695,7 @@ fn rotate_impl(
     require_writable("rotate_session_token")?;
     let family_id = require(family_id, "family_id")?;
     let jti = require(jti, "jti")?;
-    let device = hash_device(user_agent);
+    let device = hash_device(user_agent)?;
     let cidr = cidr_of(ip)?;
     let new_jti = uuid_gen::new_v4()?;
     let idle = gucs::idle_timeout_micros();
@@ -1169,7 +1169,7 @@ mod tests {
             "SELECT device_hash::text, last_ip_cidr::text FROM authguard.auth_sessions WHERE family_id = '{f}'"
         ))
         .unwrap();
-        assert_eq!(hash.unwrap(), crate::privacy::keyed_hash_hex(b"UA/1"));
+        assert_eq!(hash.unwrap(), crate::privacy::keyed_hash_hex(b"UA/1").unwrap());
         assert_eq!(cidr.as_deref(), Some("2001:db8:aa::/48"));
         assert_eq!(count("SELECT count(*) FROM authguard.auth_audit_log WHERE action = 'session_created'"), 1);
     }

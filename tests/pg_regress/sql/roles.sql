@@ -1,5 +1,7 @@
 -- The application role is confined to the functions; the tables are out of reach.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_authguard;
+RESET client_min_messages;
 DROP ROLE IF EXISTS regress_app;
 DROP ROLE IF EXISTS regress_admin;
 CREATE ROLE regress_app LOGIN NOSUPERUSER IN ROLE authguard_app;

@@ -1,6 +1,8 @@
 -- Bad input: each call fails with a clear message and a SQLSTATE, or answers
 -- with a documented status. Never a crash.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_authguard;
+RESET client_min_messages;
 SET search_path = authguard, public;
 -- Runs a statement and shows the SQLSTATE and message it failed with.
 CREATE FUNCTION pg_temp.fails_with(q text) RETURNS text LANGUAGE plpgsql AS $f$

@@ -1,6 +1,10 @@
 -- The README quickstart, end to end: login, validate, rotate, a client's own
 -- concurrent refresh, replay, revocation, step-up, DPoP, cleanup, audit.
-CREATE EXTENSION IF NOT EXISTS pg_authguard;
+-- Start from an empty extension: the counts below are this scenario's own.
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS pg_authguard CASCADE;
+CREATE EXTENSION pg_authguard;
+RESET client_min_messages;
 SET search_path = authguard, public;
 
 -- 1. Login: a session, its family and the first refresh-token id (jti).
