@@ -34,7 +34,7 @@ for archived in "$repo"/sql/archive/pg_authguard--*.sql; do
     psql_ -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
     psql_ -d "$db" -c "CREATE EXTENSION pg_authguard VERSION '$old'"
     # Data made by the old version's functions: a live lineage, a replayed one.
-    psql_ -d "$db" <<'SQL'
+    psql_ -d "$db" >/dev/null <<'SQL'
 CREATE TABLE upgrade_tokens AS
 SELECT 'live' AS name, s.family_id, r.jti
   FROM authguard.create_session('00000000-0000-4000-8000-00000000a001', user_agent => 'UA', ip => '192.0.2.1') s,
