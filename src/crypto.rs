@@ -1,8 +1,9 @@
 //! Cryptographic primitives exposed as SQL functions.
 //!
 //! Only audited implementations are used (RustCrypto, dalek, and `ring` for
-//! the AEAD, chosen in [`aead`]); nothing here implements a primitive itself. Pure functions (`*_bytes`) carry the logic and are unit
-//! tested; the `#[pg_extern]` wrappers only convert arguments and errors.
+//! the AEAD, chosen in [`aead`]); nothing here implements a primitive itself.
+//! Pure functions (`*_bytes`) carry the logic and are unit tested; the
+//! `#[pg_extern]` wrappers only convert arguments and errors.
 //!
 //! NULL rule (SPEC): an argument declared `DEFAULT NULL` (`aad`) treats NULL as
 //! "absent"; any other NULL argument yields a NULL result. Functions without
