@@ -1,6 +1,9 @@
 -- A second CREATE EXTENSION in another database of the same cluster works:
 -- the cluster-wide roles already exist and are reused.
+-- Quiet: whether the extension already exists depends on which scenario ran first.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_authguard;
+RESET client_min_messages;
 SELECT count(*) AS roles FROM pg_roles WHERE rolname IN ('authguard_app', 'authguard_admin');
 DROP DATABASE IF EXISTS authguard_regress_second;
 CREATE DATABASE authguard_regress_second;
