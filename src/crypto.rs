@@ -1,8 +1,9 @@
 //! Cryptographic primitives exposed as SQL functions.
 //!
-//! Only RustCrypto / dalek implementations are used; nothing here implements a
-//! primitive itself. Pure functions (`*_bytes`) carry the logic and are unit
-//! tested; the `#[pg_extern]` wrappers only convert arguments and errors.
+//! Only audited implementations are used (RustCrypto, dalek, and `ring` for
+//! the AEAD, chosen in [`aead`]); nothing here implements a primitive itself.
+//! Pure functions (`*_bytes`) carry the logic and are unit tested; the
+//! `#[pg_extern]` wrappers only convert arguments and errors.
 //!
 //! NULL rule (SPEC): an argument declared `DEFAULT NULL` (`aad`) treats NULL as
 //! "absent"; any other NULL argument yields a NULL result. Functions without
@@ -11,14 +12,14 @@
 use crate::errors::{AuthGuardError, OrReport, Result};
 use crate::uuid_gen::random_bytes;
 use base64::Engine as _;
-use chacha20poly1305::aead::KeyInit;
-use chacha20poly1305::{ChaCha20Poly1305, XChaCha20Poly1305};
 use hmac::{Hmac, Mac};
 use pgrx::prelude::*;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::Zeroizing;
+
+pub mod aead;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -83,10 +84,7 @@ fn hmac_sha256_verify(key: &[u8], data: &[u8], mac: &[u8]) -> bool {
 
 // ------------------------------------------------------------------ lengths
 
-pub const KEY_LEN: usize = 32;
-pub const NONCE_LEN: usize = 12;
-pub const XNONCE_LEN: usize = 24;
-pub const TAG_LEN: usize = 16;
+pub use aead::{KEY_LEN, NONCE_LEN, TAG_LEN, XNONCE_LEN};
 pub const X25519_LEN: usize = 32;
 /// RFC 5869: HKDF-Expand yields at most 255 blocks of the hash length.
 pub const HKDF_MAX_LEN: usize = 255 * 32;
@@ -197,11 +195,8 @@ pub fn chacha20poly1305_encrypt_bytes(plaintext: &[u8], key: &[u8], nonce: &[u8]
     let key = array32("key", key)?;
     check_len("nonce", nonce, NONCE_LEN)?;
     check_aead_inputs("plaintext", plaintext, aad)?;
-    let cipher = ChaCha20Poly1305::new(key.as_ref().into());
     let mut out = Vec::with_capacity(plaintext.len() + TAG_LEN);
-    out.extend_from_slice(plaintext);
-    let tag = sealing::seal(&cipher, nonce.into(), aad, &mut out)?;
-    out.extend_from_slice(&tag);
+    aead::chacha20poly1305_seal_append(&key, nonce.try_into().expect("checked length"), aad, plaintext, &mut out)?;
     Ok(out)
 }
 
@@ -215,11 +210,7 @@ pub fn chacha20poly1305_decrypt_bytes(ciphertext: &[u8], key: &[u8], nonce: &[u8
             format!("ciphertext must be at least {TAG_LEN} bytes (the tag), got {}", ciphertext.len()).into(),
         ));
     }
-    let cipher = ChaCha20Poly1305::new(key.as_ref().into());
-    let (body, tag) = ciphertext.split_at(ciphertext.len() - TAG_LEN);
-    let mut out = body.to_vec();
-    sealing::open(&cipher, nonce.into(), aad, &mut out, tag.into())?;
-    Ok(out)
+    aead::chacha20poly1305_open(&key, nonce.try_into().expect("checked length"), aad, ciphertext)
 }
 
 /// The self-describing output of `encrypt()`:
@@ -289,14 +280,10 @@ pub fn encrypt_bytes(plaintext: &[u8], key: &[u8], aad: &[u8]) -> Result<Vec<u8>
     check_aead_inputs("plaintext", plaintext, aad)?;
     let mut nonce = [0u8; XNONCE_LEN];
     random_bytes(&mut nonce)?;
-    let cipher = XChaCha20Poly1305::new(key.as_ref().into());
     let mut out = Vec::with_capacity(plaintext.len() + envelope::OVERHEAD);
     out.extend_from_slice(&envelope::header(envelope::ALG_XCHACHA20_POLY1305));
     out.extend_from_slice(&nonce);
-    let body_start = out.len();
-    out.extend_from_slice(plaintext);
-    let tag = sealing::seal(&cipher, (&nonce).into(), aad, &mut out[body_start..])?;
-    out.extend_from_slice(&tag);
+    aead::xchacha20poly1305_seal_append(&key, &nonce, aad, plaintext, &mut out)?;
     Ok(out)
 }
 
@@ -306,31 +293,7 @@ pub fn decrypt_bytes(data: &[u8], key: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
     check_aead_inputs("ciphertext", data, aad)?;
     let env = envelope::parse(data)?;
     debug_assert_eq!(env.algorithm, envelope::ALG_XCHACHA20_POLY1305);
-    let cipher = XChaCha20Poly1305::new(key.as_ref().into());
-    let (body, tag) = env.sealed.split_at(env.sealed.len() - TAG_LEN);
-    let mut out = body.to_vec();
-    sealing::open(&cipher, env.nonce.into(), aad, &mut out, tag.into())?;
-    Ok(out)
-}
-
-/// The crates' AEAD calls, with their errors mapped onto ours.
-mod sealing {
-    use super::{AuthGuardError, Result};
-    use chacha20poly1305::aead::{AeadInPlace, Nonce, Tag};
-
-    pub fn seal<A: AeadInPlace>(cipher: &A, nonce: &Nonce<A>, aad: &[u8], buf: &mut [u8]) -> Result<Tag<A>> {
-        cipher
-            .encrypt_in_place_detached(nonce, aad, buf)
-            .map_err(|_| AuthGuardError::TooLarge("plaintext is too long for this cipher".into()))
-    }
-
-    pub fn open<A: AeadInPlace>(cipher: &A, nonce: &Nonce<A>, aad: &[u8], buf: &mut [u8], tag: &Tag<A>) -> Result<()> {
-        cipher.decrypt_in_place_detached(nonce, aad, buf, tag).map_err(|_| {
-            // Never hand back a half-decrypted buffer.
-            buf.iter_mut().for_each(|b| *b = 0);
-            AuthGuardError::AuthenticationFailed
-        })
-    }
+    aead::xchacha20poly1305_open(&key, env.nonce.try_into().expect("the parser fixes the nonce length"), aad, env.sealed)
 }
 
 /// 12 random bytes: a nonce for `chacha20poly1305_encrypt`.

@@ -24,8 +24,7 @@ use crate::errors::{AuthGuardError, OrReport, Result};
 use crate::gucs;
 use crate::spi_plans::{plan, Statement};
 use crate::uuid_gen;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use crate::crypto::aead;
 use pgrx::datum::DatumWithOid;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -131,14 +130,10 @@ pub fn seal_with_nonce(
         return Err(AuthGuardError::TooLarge("plaintext is too large to encrypt into a bytea".into()));
     }
     let h = header(key_id, version);
-    let cipher = XChaCha20Poly1305::new(key.into());
-    let body = cipher
-        .encrypt(XNonce::from_slice(nonce), Payload { msg: plaintext, aad: &joined_aad(&h, aad) })
-        .map_err(|_| AuthGuardError::Internal("XChaCha20-Poly1305 encryption failed".into()))?;
-    let mut out = Vec::with_capacity(HEADER_LEN + NONCE_LEN + body.len());
+    let mut out = Vec::with_capacity(HEADER_LEN + NONCE_LEN + plaintext.len() + TAG_LEN);
     out.extend_from_slice(&h);
     out.extend_from_slice(nonce);
-    out.extend_from_slice(&body);
+    aead::xchacha20poly1305_seal_append(key, nonce, &joined_aad(&h, aad), plaintext, &mut out)?;
     Ok(out)
 }
 
@@ -150,10 +145,8 @@ pub fn seal(key: &[u8; 32], key_id: &[u8; 16], version: u32, plaintext: &[u8], a
 
 /// Decrypt a parsed envelope with its data key; any mismatch is 22000.
 pub fn open(key: &[u8; 32], env: &Envelope<'_>, aad: &[u8]) -> Result<Vec<u8>> {
-    let cipher = XChaCha20Poly1305::new(key.into());
-    cipher
-        .decrypt(XNonce::from_slice(env.nonce), Payload { msg: env.body, aad: &joined_aad(env.header, aad) })
-        .map_err(|_| AuthGuardError::AuthenticationFailed)
+    let nonce = env.nonce.try_into().expect("Envelope::parse fixes the nonce length");
+    aead::xchacha20poly1305_open(key, nonce, &joined_aad(env.header, aad), env.body)
 }
 
 // ---------------------------------------------------------------- master key
@@ -213,14 +206,10 @@ fn wrap_aad(key_id: &[u8; 16], version: u32, name: &str) -> Vec<u8> {
 pub fn wrap_key(wrapping: &[u8; 32], key_id: &[u8; 16], version: u32, name: &str, data_key: &[u8; 32]) -> Result<Vec<u8>> {
     let mut nonce = [0u8; NONCE_LEN];
     uuid_gen::random_bytes(&mut nonce)?;
-    let cipher = XChaCha20Poly1305::new(wrapping.into());
-    let body = cipher
-        .encrypt(XNonce::from_slice(&nonce), Payload { msg: data_key, aad: &wrap_aad(key_id, version, name) })
-        .map_err(|_| AuthGuardError::Internal("key wrapping failed".into()))?;
     let mut out = Vec::with_capacity(WRAPPED_LEN);
     out.push(WRAP_FORMAT_V1);
     out.extend_from_slice(&nonce);
-    out.extend_from_slice(&body);
+    aead::xchacha20poly1305_seal_append(wrapping, &nonce, &wrap_aad(key_id, version, name), data_key, &mut out)?;
     Ok(out)
 }
 
@@ -230,13 +219,8 @@ pub fn unwrap_key(wrapping: &[u8; 32], key_id: &[u8; 16], version: u32, name: &s
     if wrapped.len() != WRAPPED_LEN || wrapped[0] != WRAP_FORMAT_V1 {
         return None;
     }
-    let cipher = XChaCha20Poly1305::new(wrapping.into());
-    let mut plain = cipher
-        .decrypt(
-            XNonce::from_slice(&wrapped[1..1 + NONCE_LEN]),
-            Payload { msg: &wrapped[1 + NONCE_LEN..], aad: &wrap_aad(key_id, version, name) },
-        )
-        .ok()?;
+    let nonce = wrapped[1..1 + NONCE_LEN].try_into().expect("length checked above");
+    let mut plain = aead::xchacha20poly1305_open(wrapping, nonce, &wrap_aad(key_id, version, name), &wrapped[1 + NONCE_LEN..]).ok()?;
     let mut key = Zeroizing::new([0u8; 32]);
     let ok = plain.len() == 32;
     if ok {
