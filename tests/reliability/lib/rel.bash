@@ -25,7 +25,9 @@ sqlstate() {
     PGOPTIONS="-c client_min_messages=error" psql -X -q -h "$host" -p "$port" -U "$user" -d "$db" \
         -v VERBOSITY=sqlstate -At -c "$sql" >/dev/null 2>"$REL_TMP/sqlstate.err" && { echo 00000; return; }
     # VERBOSITY=sqlstate prints "ERROR:  42501"
-    grep -Eo '[0-9A-Z]{5}' "$REL_TMP/sqlstate.err" | head -1 || echo "?????"
+    local st
+    st=$(sed -n 's/^\(psql:[^ ]* \)\{0,1\}ERROR: *\([0-9A-Z]\{5\}\).*/\2/p' "$REL_TMP/sqlstate.err" | head -1)
+    echo "${st:-?????}"
 }
 
 # Crash markers in a server log since byte offset $2 (default 0).
