@@ -715,14 +715,19 @@ fn rotate_impl(
             Rotation::Revoked { session } => ("revoked", session.and_then(sid), None, session.and_then(exp)),
             Rotation::Expired { session } => ("expired", sid(session), None, exp(session)),
             Rotation::DpopMismatch { session } => {
+                // The presented jti may be the session's live one: the audit
+                // log never holds a live token id (only dead ones), so it is
+                // recorded only when it is not current.
+                let current = rows.iter().any(|r| !r.revoked && r.current_jti == uuid_bytes(&jti));
                 audit(
                     client,
                     "dpop_mismatch",
                     uid(session),
                     Some(family_id),
                     sid(session),
-                    Some(jti),
-                    serde_json::json!({ "presented": dpop_jkt.is_some(), "operation": "rotate" }),
+                    (!current).then_some(jti),
+                    serde_json::json!({ "presented": dpop_jkt.is_some(), "operation": "rotate",
+                                        "jti_current": current }),
                 )?;
                 ("dpop_mismatch", sid(session), None, exp(session))
             }
@@ -1255,6 +1260,31 @@ mod session_tests {
         Spi::run("SET authguard.audit_rotations = on").unwrap();
         rotate(f, j2.unwrap(), "");
         assert_eq!(count("SELECT count(*) FROM authguard.auth_audit_log WHERE action = 'token_rotated'"), 1);
+    }
+
+    #[pg_test]
+    fn dpop_mismatch_never_writes_the_live_jti_to_the_audit_log() {
+        // Found by tests/reliability/invariants.sql ("no audit row carries a
+        // live current jti"): a refresh with the wrong DPoP key audited the
+        // session's live jti, readable by every audit-log reader.
+        let (f, j) = login(", dpop_jkt => 'bound-key'");
+        assert_eq!(rotate(f, j, ", dpop_jkt => 'other-key'").0, "dpop_mismatch");
+        assert_eq!(rotate(f, j, "").0, "dpop_mismatch");
+        assert_eq!(count("SELECT count(*) FROM authguard.auth_audit_log WHERE action = 'dpop_mismatch'"), 2);
+        assert_eq!(
+            count(&format!(
+                "SELECT count(*) FROM authguard.auth_audit_log a JOIN authguard.auth_sessions s \
+                  ON s.current_jti = a.jti AND s.revoked_at IS NULL WHERE s.family_id = '{f}'"
+            )),
+            0
+        );
+        assert_eq!(
+            count("SELECT count(*) FROM authguard.auth_audit_log WHERE action = 'dpop_mismatch' \
+                   AND (details->>'jti_current')::boolean"),
+            2
+        );
+        // The session itself is untouched: the right key still rotates it.
+        assert_eq!(rotate(f, j, ", dpop_jkt => 'bound-key'").0, "rotated");
     }
 
     #[pg_test]
