@@ -1112,6 +1112,166 @@ mod tests {
     }
 }
 
+/// Randomized invariants of the two decision functions: a fixed-seed
+/// xorshift generator builds families of 0–4 sessions over a small pool of
+/// jtis (so current, parent and older tokens collide often), random expiry,
+/// revocation, DPoP binding and policy, and checks what must always hold.
+#[cfg(test)]
+mod decision_properties {
+    use super::*;
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+        fn chance(&mut self, pct: u64) -> bool {
+            self.below(100) < pct
+        }
+    }
+
+    const S: Micros = 1_000_000;
+    const NOW: Micros = 1_000_000 * S;
+
+    fn jti(n: u64) -> [u8; 16] {
+        [n as u8 + 1; 16]
+    }
+
+    fn family(rng: &mut Rng) -> Vec<SessionRow> {
+        let n = rng.below(5) as usize;
+        (0..n)
+            .map(|i| {
+                let created = NOW - rng.below(7200) as Micros * S;
+                let rotated = rng.chance(60).then(|| created + rng.below(7200) as Micros * S);
+                SessionRow {
+                    id: [100 + i as u8; 16],
+                    user_id: [9; 16],
+                    current_jti: jti(rng.below(8)),
+                    previous_jti: rotated.and_then(|_| rng.chance(90).then(|| jti(rng.below(8)))),
+                    created_at: created,
+                    last_rotated_at: rotated,
+                    expires_at: created + (rng.below(7200) as Micros + 1) * S,
+                    revoked: rng.chance(30),
+                    dpop_jkt: rng.chance(25).then(|| ["a", "b"][rng.below(2) as usize].to_string()),
+                    auth_time: created,
+                }
+            })
+            .collect()
+    }
+
+    fn live_ok(r: &SessionRow, p: &Policy, dpop: Option<&str>) -> bool {
+        !r.revoked && !r.is_expired(p) && !r.dpop_mismatch(dpop)
+    }
+
+    #[test]
+    fn decisions_hold_their_invariants_on_random_families() {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut seen = std::collections::BTreeMap::<&str, u32>::new();
+        for case in 0..200_000 {
+            let rows = family(&mut rng);
+            let presented = jti(rng.below(9));
+            let dpop = [None, Some("a"), Some("b")][rng.below(3) as usize];
+            let p = Policy {
+                now: NOW,
+                reuse_interval: [0, 10 * S, 3600 * S][rng.below(3) as usize],
+                idle_timeout: [0, 600 * S][rng.below(2) as usize],
+            };
+            let rot = decide_rotation(&rows, &presented, dpop, &p);
+            let val = decide_validation(&rows, &presented, dpop, None, &p);
+            let ctx = || format!("case {case}: rows {rows:?} jti {presented:?} dpop {dpop:?} {p:?} -> {rot:?} / {val:?}");
+            let current: Vec<usize> =
+                (0..rows.len()).filter(|&i| !rows[i].revoked && rows[i].current_jti == presented).collect();
+            let any_live = rows.iter().any(|r| !r.revoked);
+            let any_live_unexpired = rows.iter().any(|r| !r.revoked && !r.is_expired(&p));
+
+            // Indices are always in range.
+            let idx = match &rot {
+                Rotation::Expired { session } | Rotation::DpopMismatch { session } | Rotation::Rotate { session }
+                | Rotation::Reissue { session } | Rotation::Replay { session } => Some(*session),
+                Rotation::Revoked { session } => *session,
+                Rotation::NotFound => None,
+            };
+            assert!(idx.is_none_or(|i| i < rows.len()), "{}", ctx());
+            assert!(val.session().is_none_or(|i| i < rows.len()), "{}", ctx());
+
+            // Empty family: not found, for both. No live row: revoked, for both.
+            assert_eq!(rows.is_empty(), rot == Rotation::NotFound, "{}", ctx());
+            assert_eq!(rows.is_empty(), val == Validation::NotFound, "{}", ctx());
+            if !rows.is_empty() && !any_live {
+                assert!(matches!(rot, Rotation::Revoked { .. }), "{}", ctx());
+                assert!(matches!(val, Validation::Revoked { .. }), "{}", ctx());
+            }
+            // A current, unexpired, key-matching jti always rotates and validates.
+            if let Some(&i) = current.first() {
+                if live_ok(&rows[i], &p, dpop) {
+                    assert_eq!(rot, Rotation::Rotate { session: i }, "{}", ctx());
+                    assert!(matches!(val, Validation::Valid { session, .. } if session == i), "{}", ctx());
+                }
+                // Rotation and validation agree on a current jti.
+                match (&rot, &val) {
+                    (Rotation::Rotate { .. }, Validation::Valid { .. })
+                    | (Rotation::Expired { .. }, Validation::Expired { .. })
+                    | (Rotation::DpopMismatch { .. }, Validation::DpopMismatch { .. }) => {}
+                    _ => panic!("disagree on a current jti: {}", ctx()),
+                }
+            }
+            // Valid only for a current jti of a live, unexpired, key-matching session.
+            if let Validation::Valid { session, .. } = val {
+                assert!(current.contains(&session) && live_ok(&rows[session], &p, dpop), "{}", ctx());
+            }
+            // Rotate only the session whose current jti was presented.
+            if let Rotation::Rotate { session } = rot {
+                assert!(current.contains(&session) && live_ok(&rows[session], &p, dpop), "{}", ctx());
+            }
+            // The grace applies only to the immediate parent, within the window, of a live session,
+            // and never when the jti is current somewhere.
+            if let Rotation::Reissue { session } = rot {
+                let r = &rows[session];
+                assert!(current.is_empty(), "{}", ctx());
+                assert!(p.reuse_interval > 0 && !r.revoked && r.previous_jti == Some(presented), "{}", ctx());
+                assert!(r.last_rotated_at.is_some_and(|t| t > p.now - p.reuse_interval), "{}", ctx());
+                assert!(live_ok(r, &p, dpop), "{}", ctx());
+            }
+            // A replay names a live, unexpired session, for a jti that is current nowhere;
+            // validation calls such a jti stale.
+            if let Rotation::Replay { session } = rot {
+                assert!(current.is_empty() && !rows[session].revoked && !rows[session].is_expired(&p), "{}", ctx());
+                assert!(matches!(val, Validation::StaleToken { .. }), "{}", ctx());
+            }
+            // Without grace, a non-current jti of a family with a live unexpired session is never reissued.
+            if p.reuse_interval == 0 {
+                assert!(!matches!(rot, Rotation::Reissue { .. }), "{}", ctx());
+            }
+            if current.is_empty() && any_live_unexpired {
+                assert!(matches!(val, Validation::StaleToken { .. }), "{}", ctx());
+            }
+            // Validation says expired only when rotation cannot succeed either.
+            if matches!(val, Validation::Expired { .. }) {
+                assert!(!matches!(rot, Rotation::Rotate { .. } | Rotation::Reissue { .. } | Rotation::Replay { .. }), "{}", ctx());
+            }
+            *seen.entry(match rot {
+                Rotation::NotFound => "not_found",
+                Rotation::Revoked { .. } => "revoked",
+                Rotation::Expired { .. } => "expired",
+                Rotation::DpopMismatch { .. } => "dpop_mismatch",
+                Rotation::Rotate { .. } => "rotate",
+                Rotation::Reissue { .. } => "reissue",
+                Rotation::Replay { .. } => "replay",
+            }).or_default() += 1;
+        }
+        // The generator reaches every outcome (otherwise the properties prove little).
+        for k in ["not_found", "revoked", "expired", "dpop_mismatch", "rotate", "reissue", "replay"] {
+            assert!(seen.get(k).copied().unwrap_or(0) > 100, "outcome {k} too rare: {seen:?}");
+        }
+    }
+}
+
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]
 mod session_tests {
