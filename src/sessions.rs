@@ -686,6 +686,13 @@ fn rotate_impl(
     let idle_arg: Option<Interval> = (idle > 0).then(|| micros_interval(idle));
 
     Spi::connect_mut(|client| {
+        // The family lock comes first, before the fast path's UPDATE: when that
+        // UPDATE waits for a concurrent rotation of the row and its re-check
+        // then fails, Postgres keeps the row locked; taking the family lock
+        // only afterwards (in the slow path) inverted the lock order against
+        // revocations and joins, which hold the family lock and wait for the
+        // rows: a deadlock (found by tests/reliability/soak_short.sh).
+        lock_family(client, family_id)?;
         // Fast path: one UPDATE decides `rotated` for the common case.
         let fast = plan(client, &ROTATE_FAST)?;
         let table = client.update(
@@ -703,8 +710,7 @@ fn rotate_impl(
             return Ok(("rotated", session_id, Some(new_jti), expires_at));
         }
 
-        // Slow path: lock the whole family and decide.
-        lock_family(client, family_id)?;
+        // Slow path (the family lock is already held): lock its rows and decide.
         let rows = load_rows(client, &FAMILY_ROWS_FOR_UPDATE, &family_id)?;
         let decision = decide_rotation(&rows, &uuid_bytes(&jti), dpop_jkt, &policy());
         let sid = |i: usize| Some(Uuid::from_bytes(rows[i].id));
