@@ -989,7 +989,7 @@ pub fn session_stats() -> JsonB {
 }
 
 #[cfg(test)]
-mod tests {
+mod unit_tests {
     use super::*;
 
     const S: Micros = 1_000_000;
@@ -1279,8 +1279,9 @@ mod decision_properties {
 }
 
 #[cfg(any(test, feature = "pg_test"))]
+// pgrx runs #[pg_test]s as functions of schema "tests": the module must be named so.
 #[pg_schema]
-mod session_tests {
+mod tests {
     use pgrx::prelude::*;
     use pgrx::Uuid;
 
