@@ -6,4 +6,4 @@ WITH sl AS (SELECT family_id FROM public.rel_slots WHERE slot = :s),
                                   AND e.jti IS NOT NULL ORDER BY seq DESC OFFSET :back LIMIT 1) AS jti FROM sl)
 INSERT INTO public.rel_events (op, family_id, presented, status)
 SELECT 'validate', j.family_id, j.jti, v.status
-  FROM j, LATERAL authguard.validate_session(j.family_id, j.jti) v WHERE j.jti IS NOT NULL;
+  FROM j, LATERAL authguard.validate_session(j.family_id, j.jti, 'k' || :s) v WHERE j.jti IS NOT NULL;
