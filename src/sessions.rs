@@ -340,14 +340,27 @@ const REVOKE_FAMILY: Statement = Statement {
     mutating: true,
 };
 
+/// The user's families with a live session, in the order their family locks
+/// are taken (sorted, so two revocations of one user cannot deadlock).
+const USER_FAMILIES: Statement = Statement {
+    key: "user_families",
+    sql: "SELECT DISTINCT family_id FROM authguard.auth_sessions \
+           WHERE user_id OPERATOR(pg_catalog.=) $1 AND revoked_at IS NULL \
+             AND ($2 IS NULL OR family_id OPERATOR(pg_catalog.<>) $2) \
+           ORDER BY family_id",
+    args: &[UUID, UUID],
+    mutating: false,
+};
+
+/// Revokes the live sessions of the families locked by the caller.
 const REVOKE_USER: Statement = Statement {
     key: "revoke_user",
     sql: "UPDATE authguard.auth_sessions \
              SET revoked_at = pg_catalog.now(), revoked_reason = $2 \
            WHERE user_id OPERATOR(pg_catalog.=) $1 AND revoked_at IS NULL \
-             AND ($3 IS NULL OR family_id OPERATOR(pg_catalog.<>) $3) \
+             AND family_id OPERATOR(pg_catalog.=) ANY ($3) \
           RETURNING family_id",
-    args: &[UUID, TEXT, UUID],
+    args: &[UUID, TEXT, pg_sys::UUIDARRAYOID],
     mutating: true,
 };
 
@@ -891,8 +904,22 @@ pub fn revoke_user_sessions(
         let user_id = require(user_id, "user_id")?;
         let reason = check_reason(reason)?;
         Spi::connect_mut(|client| {
+            // Like a family revocation, take each family's lock before its
+            // rows, so that a second device joining one of them concurrently
+            // is either revoked too or refused, never left alive beside its
+            // revoked siblings.
+            let fp = plan(client, &USER_FAMILIES)?;
+            let mut locked = Vec::new();
+            for t in client.select(fp, None, &[arg(user_id), arg(except_family)])? {
+                if let Some(f) = t.get::<Uuid>(1)? {
+                    locked.push(f);
+                }
+            }
+            for f in &locked {
+                lock_family(client, *f)?;
+            }
             let p = plan(client, &REVOKE_USER)?;
-            let table = client.update(p, None, &[arg(user_id), arg(reason), arg(except_family)])?;
+            let table = client.update(p, None, &[arg(user_id), arg(reason), arg(locked)])?;
             let n = table.len() as i32;
             let mut families = std::collections::BTreeSet::new();
             for t in table {
