@@ -12,7 +12,7 @@
 source "$(dirname "$0")/lib/rel.bash"
 host=$1 port=$2
 src=authguard_dump_src dst=authguard_dump_dst
-bindir=$(/usr/lib/postgresql/15/bin/pg_config --bindir)
+bindir=$(rel_bindir)
 
 q postgres -c "DROP DATABASE IF EXISTS $src" -c "DROP DATABASE IF EXISTS $dst" -c "CREATE DATABASE $src"
 # Fill: the workload (logins, joins, rotations, replays, logouts) plus hand-made cases.

@@ -12,8 +12,7 @@
 source "$(dirname "$0")/lib/rel.bash"
 host=$1 port=$2
 db=authguard_standby
-major=$(cat "$host/data/PG_VERSION" 2>/dev/null || echo 15)
-bindir=$(bash -c "source '$REPO_ROOT/scripts/common.sh'; \$(pg_config_for $major) --bindir")
+bindir=$(rel_bindir)
 runpg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 primary=(-h "$host" -p "$port")
 

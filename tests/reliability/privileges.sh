@@ -151,9 +151,10 @@ check "the superuser sees the configured hash_key" "$(q "$db" -At -c "$load" -c 
 
 # Secrets with shared_preload_libraries (the supported configuration for
 # secrets in postgresql.conf): hidden from the very first statement.
-read -r pdir pport < <(bash "$REPO_ROOT/scripts/cluster.sh" start 15 privpreload)
+major=$(rel_major)
+read -r pdir pport < <(bash "$REPO_ROOT/scripts/cluster.sh" start "$major" privpreload)
 rel_at_exit "bash '$REPO_ROOT/scripts/cluster.sh' stop '$pdir'; rm -rf '$pdir'"
-bindir=$(/usr/lib/postgresql/15/bin/pg_config --bindir)
+bindir=$(rel_bindir)
 printf "shared_preload_libraries = 'pg_authguard'\nauthguard.hash_key = '%s'\n" "$secret" >>"$pdir/data/postgresql.conf"
 runpg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 runpg "$bindir/pg_ctl" -D "$pdir/data" -l "$pdir/server.log" -w -t 60 restart >/dev/null

@@ -74,3 +74,10 @@ workload_summary() {
                                      ELSE status END AS status, count(*) n
                        FROM public.rel_events GROUP BY 1, 2) s"
 }
+
+# The bin directory of the cluster under test's major (15 from Debian, 16/18 from the wheels).
+rel_major() { cat "$host/data/PG_VERSION" 2>/dev/null || echo 15; }
+rel_bindir() {
+    local major; major=$(rel_major)
+    bash -c "source '$REPO_ROOT/scripts/common.sh'; \$(pg_config_for $major) --bindir"
+}
