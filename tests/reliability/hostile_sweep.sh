@@ -15,7 +15,8 @@
 source "$(dirname "$0")/lib/rel.bash"
 host=$1 port=$2
 db=authguard_sweep
-serverlog=$host/server.log
+serverlog=$host/server.log   # scripts/cluster.sh keeps the log beside the socket
+[ -f "$serverlog" ] || fail "no server log at $serverlog (needed for the crash check)"
 from=$(log_size "$serverlog")
 started=$(date +%s)
 

@@ -11,8 +11,8 @@ source "$(dirname "$0")/lib/rel.bash"
 host=$1 port=$2
 db=authguard_soak
 clients=${SOAK_CLIENTS:-8} secs=${SOAK_SECONDS:-15} families=${SOAK_FAMILIES:-50}
-serverlog=$(dirname "$host")/$(basename "$host")/server.log
-[ -f "$serverlog" ] || serverlog=$host/server.log
+serverlog=$host/server.log   # scripts/cluster.sh keeps the log beside the socket
+[ -f "$serverlog" ] || fail "no server log at $serverlog (needed for the deadlock and crash checks)"
 from=$(log_size "$serverlog")
 
 q postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
