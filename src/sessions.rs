@@ -340,27 +340,14 @@ const REVOKE_FAMILY: Statement = Statement {
     mutating: true,
 };
 
-/// The user's families with a live session, in the order their family locks
-/// are taken (sorted, so two revocations of one user cannot deadlock).
-const USER_FAMILIES: Statement = Statement {
-    key: "user_families",
-    sql: "SELECT DISTINCT family_id FROM authguard.auth_sessions \
-           WHERE user_id OPERATOR(pg_catalog.=) $1 AND revoked_at IS NULL \
-             AND ($2 IS NULL OR family_id OPERATOR(pg_catalog.<>) $2) \
-           ORDER BY family_id",
-    args: &[UUID, UUID],
-    mutating: false,
-};
-
-/// Revokes the live sessions of the families locked by the caller.
 const REVOKE_USER: Statement = Statement {
     key: "revoke_user",
     sql: "UPDATE authguard.auth_sessions \
              SET revoked_at = pg_catalog.now(), revoked_reason = $2 \
            WHERE user_id OPERATOR(pg_catalog.=) $1 AND revoked_at IS NULL \
-             AND family_id OPERATOR(pg_catalog.=) ANY ($3) \
+             AND ($3 IS NULL OR family_id OPERATOR(pg_catalog.<>) $3) \
           RETURNING family_id",
-    args: &[UUID, TEXT, pg_sys::UUIDARRAYOID],
+    args: &[UUID, TEXT, UUID],
     mutating: true,
 };
 
@@ -904,29 +891,31 @@ pub fn revoke_user_sessions(
         let user_id = require(user_id, "user_id")?;
         let reason = check_reason(reason)?;
         Spi::connect_mut(|client| {
-            // Like a family revocation, take each family's lock before its
-            // rows, so that a second device joining one of them concurrently
-            // is either revoked too or refused, never left alive beside its
-            // revoked siblings.
-            let fp = plan(client, &USER_FAMILIES)?;
-            let mut locked = Vec::new();
-            for t in client.select(fp, None, &[arg(user_id), arg(except_family)])? {
-                if let Some(f) = t.get::<Uuid>(1)? {
-                    locked.push(f);
-                }
-            }
-            for f in &locked {
-                lock_family(client, *f)?;
-            }
+            // A second device may be joining one of the user's families right
+            // now: the join holds the family's rows, this UPDATE waits for
+            // them, then revokes what its snapshot held and cannot see the
+            // joined session. Repeat with a fresh snapshot until nothing is
+            // left: a join that committed meanwhile is revoked by the next
+            // pass, and a later one waits for the rows revoked here and is
+            // refused. (Not family locks: a user may have thousands of
+            // families, more than the lock table holds.) Under REPEATABLE READ
+            // the snapshot cannot move; call it in READ COMMITTED.
             let p = plan(client, &REVOKE_USER)?;
-            let table = client.update(p, None, &[arg(user_id), arg(reason), arg(locked)])?;
-            let n = table.len() as i32;
-            let mut families = std::collections::BTreeSet::new();
-            for t in table {
-                if let Some(f) = t.get::<Uuid>(1)? {
-                    families.insert(f.to_string());
+            let mut revoked: Vec<Uuid> = Vec::new();
+            // (Bounded: only logins made during the previous pass keep it going.)
+            for _pass in 0..100 {
+                let table = client.update(p, None, &[arg(user_id), arg(reason), arg(except_family)])?;
+                if table.is_empty() {
+                    break;
+                }
+                for t in table {
+                    if let Some(f) = t.get::<Uuid>(1)? {
+                        revoked.push(f);
+                    }
                 }
             }
+            let n = revoked.len() as i32;
+            let families: std::collections::BTreeSet<String> = revoked.iter().map(|f| f.to_string()).collect();
             if n > 0 {
                 audit(
                     client,
@@ -1479,6 +1468,21 @@ mod tests {
         );
         // The session itself is untouched: the right key still rotates it.
         assert_eq!(rotate(f, j, ", dpop_jkt => 'bound-key'").0, "rotated");
+    }
+
+    #[pg_test]
+    fn revoke_user_sessions_handles_more_families_than_the_lock_table() {
+        // Log out everywhere must work for a user with very many logins: it
+        // takes no per-family lock (10 000 would overflow the lock table).
+        Spi::run("SELECT authguard.create_session('00000000-0000-4000-8000-0000000000f2') FROM generate_series(1, 10000)")
+            .unwrap();
+        let n = Spi::get_one::<i32>("SELECT authguard.revoke_user_sessions('00000000-0000-4000-8000-0000000000f2')")
+            .unwrap();
+        assert_eq!(n, Some(10000));
+        assert_eq!(
+            count("SELECT count(*) FROM authguard.auth_sessions WHERE user_id = '00000000-0000-4000-8000-0000000000f2' AND revoked_at IS NULL"),
+            0
+        );
     }
 
     #[pg_test]
