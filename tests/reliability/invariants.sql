@@ -1,7 +1,7 @@
 -- Invariants of a sessions workload: one row per invariant, "name|violations".
 -- Every count must be 0. Needs the side table public.rel_events written by the
 -- workload in the same transaction as each call (tests/reliability/workload.sql):
---   op: created | joined | rotate | replay_rotate | replay_handle | validate | revoke
+--   op: created | joined | rotate | replay_rotate | replay_handle | validate | revoke | revoke_user
 --   family_id, jti (the jti returned: minted or reissued), status.
 \pset footer off
 WITH s AS (SELECT * FROM authguard.auth_sessions),
@@ -43,6 +43,10 @@ UNION ALL
 SELECT 'no lost revocation (revoked families have no live session)',
        (SELECT count(*) FROM s WHERE s.revoked_at IS NULL
            AND s.family_id IN (SELECT family_id FROM ev WHERE op = 'revoke'))
+UNION ALL
+SELECT 'families are revoked whole (no family with both a revoked and a live session)',
+       (SELECT count(*) FROM (SELECT family_id FROM s GROUP BY 1
+                               HAVING bool_or(revoked_at IS NULL) AND bool_or(revoked_at IS NOT NULL)) d)
 UNION ALL
 SELECT 'every minted jti is unique',
        (SELECT count(*) FROM (SELECT jti FROM ev WHERE status IN ('rotated', 'created')

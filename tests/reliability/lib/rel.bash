@@ -65,12 +65,12 @@ workload_run() {
     PGOPTIONS="-c client_min_messages=warning" \
     pgbench -n -h "$host" -p "$port" -U postgres -c "$clients" -j 2 -T "$secs" -D families="$families" \
         -f "$w/create.sql@3" -f "$w/join.sql@1" -f "$w/rotate.sql@6" -f "$w/validate.sql@6" \
-        -f "$w/replay.sql@1" -f "$w/revoke.sql@1" "$@" "$db" >"$log" 2>&1
+        -f "$w/replay.sql@1" -f "$w/revoke.sql@1" -f "$w/revoke_user.sql@1" "$@" "$db" >"$log" 2>&1
 }
 # A one-line summary of what the workload did.
 workload_summary() {
     qv "$1" "SELECT string_agg(op || '/' || status || ':' || n, ' ' ORDER BY op, status)
-               FROM (SELECT op, CASE WHEN op = 'revoke' THEN (CASE WHEN status = '0' THEN 'noop' ELSE 'revoked' END)
+               FROM (SELECT op, CASE WHEN op IN ('revoke', 'revoke_user') THEN (CASE WHEN status = '0' THEN 'noop' ELSE 'revoked' END)
                                      ELSE status END AS status, count(*) n
                        FROM public.rel_events GROUP BY 1, 2) s"
 }
