@@ -340,6 +340,30 @@ const REVOKE_FAMILY: Statement = Statement {
     mutating: true,
 };
 
+/// The user's families with a live session, sorted (the order they are revoked in).
+const USER_FAMILIES: Statement = Statement {
+    key: "user_families",
+    sql: "SELECT DISTINCT family_id FROM authguard.auth_sessions \
+           WHERE user_id OPERATOR(pg_catalog.=) $1 AND revoked_at IS NULL \
+             AND ($2 IS NULL OR family_id OPERATOR(pg_catalog.<>) $2) \
+           ORDER BY family_id",
+    args: &[UUID, UUID],
+    mutating: false,
+};
+
+/// One family's share of a user revocation: walks the family index like every
+/// other family path, so its rows are locked in the same order.
+const REVOKE_USER_FAMILY: Statement = Statement {
+    key: "revoke_user_family",
+    sql: "UPDATE authguard.auth_sessions \
+             SET revoked_at = pg_catalog.now(), revoked_reason = $3 \
+           WHERE family_id OPERATOR(pg_catalog.=) $2 AND user_id OPERATOR(pg_catalog.=) $1 \
+             AND revoked_at IS NULL \
+          RETURNING family_id",
+    args: &[UUID, UUID, TEXT],
+    mutating: true,
+};
+
 const REVOKE_USER: Statement = Statement {
     key: "revoke_user",
     sql: "UPDATE authguard.auth_sessions \
@@ -891,27 +915,43 @@ pub fn revoke_user_sessions(
         let user_id = require(user_id, "user_id")?;
         let reason = check_reason(reason)?;
         Spi::connect_mut(|client| {
-            // A second device may be joining one of the user's families right
-            // now: the join holds the family's rows, this UPDATE waits for
-            // them, then revokes what its snapshot held and cannot see the
-            // joined session. Repeat with a fresh snapshot until nothing is
-            // left: a join that committed meanwhile is revoked by the next
-            // pass, and a later one waits for the rows revoked here and is
-            // refused. (Not family locks: a user may have thousands of
-            // families, more than the lock table holds.) Under REPEATABLE READ
-            // the snapshot cannot move; call it in READ COMMITTED.
-            let p = plan(client, &REVOKE_USER)?;
+            // Family by family, in family_id order: a statement over all the
+            // user's rows (user index order) could lock one family's rows in
+            // another order than a join or refresh holding that family does,
+            // and deadlock with it (found by the soak). Not family locks: a
+            // user may have more families than the lock table holds.
             let mut revoked: Vec<Uuid> = Vec::new();
-            // (Bounded: only logins made during the previous pass keep it going.)
-            for _pass in 0..100 {
-                let table = client.update(p, None, &[arg(user_id), arg(reason), arg(except_family)])?;
-                if table.is_empty() {
-                    break;
-                }
+            let mut collect = |table: pgrx::spi::SpiTupleTable<'_>| -> Result<usize> {
+                let n = table.len();
                 for t in table {
                     if let Some(f) = t.get::<Uuid>(1)? {
                         revoked.push(f);
                     }
+                }
+                Ok(n)
+            };
+            let fp = plan(client, &USER_FAMILIES)?;
+            let mut families = Vec::new();
+            for t in client.select(fp, None, &[arg(user_id), arg(except_family)])? {
+                if let Some(f) = t.get::<Uuid>(1)? {
+                    families.push(f);
+                }
+            }
+            let per_family = plan(client, &REVOKE_USER_FAMILY)?;
+            for f in families {
+                pgrx::check_for_interrupts!();
+                collect(client.update(per_family, None, &[arg(user_id), arg(f), arg(reason)])?)?;
+            }
+            // A second device joining meanwhile held its family's rows; the
+            // UPDATE above waited for them and could not see the joined
+            // session, nor can it see logins made meanwhile. Sweep again with
+            // a fresh snapshot (READ COMMITTED) until nothing is left: joins
+            // that come later wait for the rows revoked here and are refused.
+            // Bounded: only logins made during the previous pass keep it going.
+            let p = plan(client, &REVOKE_USER)?;
+            for _pass in 0..100 {
+                if collect(client.update(p, None, &[arg(user_id), arg(reason), arg(except_family)])?)? == 0 {
+                    break;
                 }
             }
             let n = revoked.len() as i32;
