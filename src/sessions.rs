@@ -348,7 +348,8 @@ const USER_FAMILIES: Statement = Statement {
              AND ($2 IS NULL OR family_id OPERATOR(pg_catalog.<>) $2) \
            ORDER BY family_id",
     args: &[UUID, UUID],
-    mutating: false,
+    // Not read-only: each pass must take a fresh snapshot to see joins.
+    mutating: true,
 };
 
 /// One family's share of a user revocation: walks the family index like every
@@ -364,14 +365,13 @@ const REVOKE_USER_FAMILY: Statement = Statement {
     mutating: true,
 };
 
-const REVOKE_USER: Statement = Statement {
-    key: "revoke_user",
-    sql: "UPDATE authguard.auth_sessions \
-             SET revoked_at = pg_catalog.now(), revoked_reason = $2 \
-           WHERE user_id OPERATOR(pg_catalog.=) $1 AND revoked_at IS NULL \
-             AND ($3 IS NULL OR family_id OPERATOR(pg_catalog.<>) $3) \
-          RETURNING family_id",
-    args: &[UUID, TEXT, UUID],
+/// Serializes user-wide revocations of one user (they lock many families'
+/// rows; two of them interleaving their passes could wait on each other).
+const USER_LOCK: Statement = Statement {
+    key: "user_lock",
+    sql: "SELECT pg_catalog.pg_advisory_xact_lock(1634169957, \
+          pg_catalog.hashtext(($1)::pg_catalog.text))",
+    args: &[UUID],
     mutating: true,
 };
 
@@ -915,43 +915,41 @@ pub fn revoke_user_sessions(
         let user_id = require(user_id, "user_id")?;
         let reason = check_reason(reason)?;
         Spi::connect_mut(|client| {
-            // Family by family, in family_id order: a statement over all the
-            // user's rows (user index order) could lock one family's rows in
-            // another order than a join or refresh holding that family does,
-            // and deadlock with it (found by the soak). Not family locks: a
-            // user may have more families than the lock table holds.
+            // One user revocation at a time per user; then family by family,
+            // each UPDATE walking the family index like every other family
+            // path, so rows are locked in the same order as a join or refresh
+            // holding that family does (one UPDATE over the user's rows, in
+            // user-index order, deadlocked with them under load). Not family
+            // locks: a user may have more families than the lock table holds.
+            //
+            // A second device joining meanwhile held its family's rows; the
+            // UPDATE waited for them and could not see the joined session, nor
+            // logins made meanwhile. So list the live families again with a
+            // fresh snapshot (READ COMMITTED) until none is left: joins that
+            // come later wait for the rows revoked here and are refused.
+            // Bounded: only logins made during the previous pass keep it going.
+            let lock = plan(client, &USER_LOCK)?;
+            client.select(lock, None, &[arg(user_id)])?;
+            let fp = plan(client, &USER_FAMILIES)?;
+            let per_family = plan(client, &REVOKE_USER_FAMILY)?;
             let mut revoked: Vec<Uuid> = Vec::new();
-            let mut collect = |table: pgrx::spi::SpiTupleTable<'_>| -> Result<usize> {
-                let n = table.len();
-                for t in table {
+            for _pass in 0..100 {
+                let mut families = Vec::new();
+                for t in client.select(fp, None, &[arg(user_id), arg(except_family)])? {
                     if let Some(f) = t.get::<Uuid>(1)? {
-                        revoked.push(f);
+                        families.push(f);
                     }
                 }
-                Ok(n)
-            };
-            let fp = plan(client, &USER_FAMILIES)?;
-            let mut families = Vec::new();
-            for t in client.select(fp, None, &[arg(user_id), arg(except_family)])? {
-                if let Some(f) = t.get::<Uuid>(1)? {
-                    families.push(f);
-                }
-            }
-            let per_family = plan(client, &REVOKE_USER_FAMILY)?;
-            for f in families {
-                pgrx::check_for_interrupts!();
-                collect(client.update(per_family, None, &[arg(user_id), arg(f), arg(reason)])?)?;
-            }
-            // A second device joining meanwhile held its family's rows; the
-            // UPDATE above waited for them and could not see the joined
-            // session, nor can it see logins made meanwhile. Sweep again with
-            // a fresh snapshot (READ COMMITTED) until nothing is left: joins
-            // that come later wait for the rows revoked here and are refused.
-            // Bounded: only logins made during the previous pass keep it going.
-            let p = plan(client, &REVOKE_USER)?;
-            for _pass in 0..100 {
-                if collect(client.update(p, None, &[arg(user_id), arg(reason), arg(except_family)])?)? == 0 {
+                if families.is_empty() {
                     break;
+                }
+                for f in families {
+                    pgrx::check_for_interrupts!();
+                    for t in client.update(per_family, None, &[arg(user_id), arg(f), arg(reason)])? {
+                        if let Some(f) = t.get::<Uuid>(1)? {
+                            revoked.push(f);
+                        }
+                    }
                 }
             }
             let n = revoked.len() as i32;
