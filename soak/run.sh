@@ -33,6 +33,7 @@ for m in "${majors[@]}"; do
         bash tests/reliability/hostile_sweep.sh "$dir" "$port"
     run "pg$m soak: hot standby" bash tests/reliability/hot_standby.sh "$dir" "$port"
     "$REPO_ROOT/scripts/cluster.sh" stop "$dir"
+    [ "$failed" -ne 0 ] || rm -rf "$dir"   # kept for its server log when something failed
     run "pg$m soak: kill -9 under load" bash soak/crash.sh "$m"
 done
 echo
