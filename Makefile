@@ -19,5 +19,8 @@ test: ## every test suite on Postgres 15
 test-all: ## every test suite on Postgres 15, 16 and 18
 	bash scripts/test.sh $(MAJORS)
 
+soak: ## long reliability runs: soak under load, kill -9, replica
+	bash soak/run.sh
+
 clean-cache: ## remove downloaded Postgres builds and throwaway clusters
 	bash -c 'source scripts/common.sh; rm -rf "$$CACHE_DIR"'

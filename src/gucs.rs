@@ -193,6 +193,21 @@ pub fn hash_key() -> crate::errors::Result<Option<Vec<u8>>> {
     Ok(Some(key))
 }
 
+/// Names of the settings that hold secrets.
+pub const SECRET_SETTINGS: [&str; 3] = ["authguard.hash_key", "authguard.master_key", "authguard.master_key_command"];
+
+/// The secret settings that have a value when the library is loaded into a
+/// backend (not at postmaster start). Such a value came from the configuration
+/// (postgresql.conf, ALTER SYSTEM, ALTER DATABASE/ROLE SET) and, until this
+/// backend loaded the library, sat in an unhidden placeholder: any role could
+/// read it with `SHOW` in a session that had not yet called an authguard
+/// function. Preloading (shared or session) hides it before any query runs.
+pub fn secrets_exposed_before_load() -> Vec<&'static str> {
+    let set = |g: &GucSetting<Option<CString>>| g.get().is_some_and(|v| !v.as_bytes().is_empty());
+    let values = [set(&HASH_KEY), set(&MASTER_KEY), set(&MASTER_KEY_COMMAND)];
+    SECRET_SETTINGS.iter().zip(values).filter(|(_, v)| *v).map(|(n, _)| *n).collect()
+}
+
 /// Current reuse grace in microseconds.
 pub fn reuse_interval_micros() -> i64 {
     i64::from(REUSE_INTERVAL_MS.get()) * 1000

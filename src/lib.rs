@@ -40,6 +40,24 @@ pub extern "C-unwind" fn _PG_init() {
     // SAFETY: plain read of a backend-global flag.
     if unsafe { pgrx::pg_sys::process_shared_preload_libraries_in_progress } {
         keyring::install_log_redaction();
+    } else if !gucs::preloaded_everywhere() {
+        // A secret set in the configuration is only hidden from other roles when
+        // the library is preloaded: before a backend loads it, the value sits in
+        // a plain placeholder setting that every role can SHOW. Say so loudly
+        // (the keyring and the hash key also refuse to use such a value).
+        let exposed = gucs::secrets_exposed_before_load();
+        if !exposed.is_empty() {
+            pgrx::ereport!(
+                PgLogLevel::WARNING,
+                PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                format!(
+                    "pg_authguard: {} set in the configuration but pg_authguard is not preloaded",
+                    exposed.join(", ")
+                ),
+                "Until a session loads pg_authguard, any role can read such a setting with SHOW. \
+                 Add pg_authguard to shared_preload_libraries (restart) or session_preload_libraries (reload)."
+            );
+        }
     }
 }
 

@@ -334,17 +334,41 @@ const REVOKE_FAMILY: Statement = Statement {
     mutating: true,
 };
 
-const REVOKE_USER: Statement = Statement {
-    key: "revoke_user",
+/// The user's families with a live session, sorted (the order they are revoked in).
+const USER_FAMILIES: Statement = Statement {
+    key: "user_families",
+    sql: "SELECT DISTINCT family_id FROM authguard.auth_sessions \
+           WHERE user_id OPERATOR(pg_catalog.=) $1 AND revoked_at IS NULL \
+             AND ($2 IS NULL OR family_id OPERATOR(pg_catalog.<>) $2) \
+           ORDER BY family_id",
+    args: &[UUID, UUID],
+    // Not read-only: each pass must take a fresh snapshot to see joins.
+    mutating: true,
+};
+
+/// One family's share of a user revocation: its rows are locked in `id` order,
+/// the order every other family path locks them in.
+const REVOKE_USER_FAMILY: Statement = Statement {
+    key: "revoke_user_family",
     sql: "UPDATE authguard.auth_sessions \
-             SET revoked_at = pg_catalog.now(), revoked_reason = $2 \
+             SET revoked_at = pg_catalog.now(), revoked_reason = $3 \
            WHERE id OPERATOR(pg_catalog.=) ANY (ARRAY( \
                    SELECT id FROM authguard.auth_sessions \
-                    WHERE user_id OPERATOR(pg_catalog.=) $1 AND revoked_at IS NULL \
-                      AND ($3 IS NULL OR family_id OPERATOR(pg_catalog.<>) $3) ORDER BY id FOR UPDATE)) \
+                    WHERE family_id OPERATOR(pg_catalog.=) $2 AND user_id OPERATOR(pg_catalog.=) $1 \
+                      AND revoked_at IS NULL ORDER BY id FOR UPDATE)) \
              AND revoked_at IS NULL \
           RETURNING family_id",
-    args: &[UUID, TEXT, UUID],
+    args: &[UUID, UUID, TEXT],
+    mutating: true,
+};
+
+/// Serializes user-wide revocations of one user (they lock many families'
+/// rows; two of them interleaving their passes could wait on each other).
+const USER_LOCK: Statement = Statement {
+    key: "user_lock",
+    sql: "SELECT pg_catalog.pg_advisory_xact_lock(1634169957, \
+          pg_catalog.hashtext(($1)::pg_catalog.text))",
+    args: &[UUID],
     mutating: true,
 };
 
@@ -701,6 +725,11 @@ fn rotate_impl(
     let idle = gucs::idle_timeout_micros();
     let idle_arg: Option<Interval> = (idle > 0).then(|| micros_interval(idle));
 
+    // The family lock comes first, before the fast path's UPDATE: when that
+    // UPDATE waits for a concurrent rotation of the row and its re-check then
+    // fails, Postgres keeps the row locked; taking the family lock only
+    // afterwards (in the slow path) inverted the lock order against
+    // revocations and joins, which hold the family lock and wait for the rows.
     lock_family(family_id);
     Spi::connect_mut(|client| {
         // Fast path: one UPDATE decides `rotated` for the common case.
@@ -731,14 +760,19 @@ fn rotate_impl(
             Rotation::Revoked { session } => ("revoked", session.and_then(sid), None, session.and_then(exp)),
             Rotation::Expired { session } => ("expired", sid(session), None, exp(session)),
             Rotation::DpopMismatch { session } => {
+                // The presented jti may be the session's live one: the audit
+                // log never holds a live token id (only dead ones), so it is
+                // recorded only when it is not current.
+                let current = rows.iter().any(|r| !r.revoked && r.current_jti == uuid_bytes(&jti));
                 audit(
                     client,
                     "dpop_mismatch",
                     uid(session),
                     Some(family_id),
                     sid(session),
-                    Some(jti),
-                    serde_json::json!({ "presented": dpop_jkt.is_some(), "operation": "rotate" }),
+                    (!current).then_some(jti),
+                    serde_json::json!({ "presented": dpop_jkt.is_some(), "operation": "rotate",
+                                        "jti_current": current }),
                 )?;
                 ("dpop_mismatch", sid(session), None, exp(session))
             }
@@ -903,15 +937,45 @@ pub fn revoke_user_sessions(
         let user_id = require(user_id, "user_id")?;
         let reason = check_reason(reason)?;
         Spi::connect_mut(|client| {
-            let p = plan(client, &REVOKE_USER)?;
-            let table = client.update(p, None, &[arg(user_id), arg(reason), arg(except_family)])?;
-            let n = table.len() as i32;
-            let mut families = std::collections::BTreeSet::new();
-            for t in table {
-                if let Some(f) = t.get::<Uuid>(1)? {
-                    families.insert(f.to_string());
+            // One user revocation at a time per user; then family by family,
+            // each UPDATE walking the family index like every other family
+            // path, so rows are locked in the same order as a join or refresh
+            // holding that family does (one UPDATE over the user's rows, in
+            // user-index order, deadlocked with them under load). Not family
+            // locks: a user may have more families than the lock table holds.
+            //
+            // A second device joining meanwhile held its family's rows; the
+            // UPDATE waited for them and could not see the joined session, nor
+            // logins made meanwhile. So list the live families again with a
+            // fresh snapshot (READ COMMITTED) until none is left: joins that
+            // come later wait for the rows revoked here and are refused.
+            // Bounded: only logins made during the previous pass keep it going.
+            let lock = plan(client, &USER_LOCK)?;
+            client.select(lock, None, &[arg(user_id)])?;
+            let fp = plan(client, &USER_FAMILIES)?;
+            let per_family = plan(client, &REVOKE_USER_FAMILY)?;
+            let mut revoked: Vec<Uuid> = Vec::new();
+            for _pass in 0..100 {
+                let mut families = Vec::new();
+                for t in client.select(fp, None, &[arg(user_id), arg(except_family)])? {
+                    if let Some(f) = t.get::<Uuid>(1)? {
+                        families.push(f);
+                    }
+                }
+                if families.is_empty() {
+                    break;
+                }
+                for f in families {
+                    pgrx::check_for_interrupts!();
+                    for t in client.update(per_family, None, &[arg(user_id), arg(f), arg(reason)])? {
+                        if let Some(f) = t.get::<Uuid>(1)? {
+                            revoked.push(f);
+                        }
+                    }
                 }
             }
+            let n = revoked.len() as i32;
+            let families: std::collections::BTreeSet<String> = revoked.iter().map(|f| f.to_string()).collect();
             if n > 0 {
                 audit(
                     client,
@@ -1130,7 +1194,168 @@ mod decision_tests {
     }
 }
 
+/// Randomized invariants of the two decision functions: a fixed-seed
+/// xorshift generator builds families of 0–4 sessions over a small pool of
+/// jtis (so current, parent and older tokens collide often), random expiry,
+/// revocation, DPoP binding and policy, and checks what must always hold.
+#[cfg(test)]
+mod decision_properties {
+    use super::*;
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+        fn chance(&mut self, pct: u64) -> bool {
+            self.below(100) < pct
+        }
+    }
+
+    const S: Micros = 1_000_000;
+    const NOW: Micros = 1_000_000 * S;
+
+    fn jti(n: u64) -> [u8; 16] {
+        [n as u8 + 1; 16]
+    }
+
+    fn family(rng: &mut Rng) -> Vec<SessionRow> {
+        let n = rng.below(5) as usize;
+        (0..n)
+            .map(|i| {
+                let created = NOW - rng.below(7200) as Micros * S;
+                let rotated = rng.chance(60).then(|| created + rng.below(7200) as Micros * S);
+                SessionRow {
+                    id: [100 + i as u8; 16],
+                    user_id: [9; 16],
+                    current_jti: jti(rng.below(8)),
+                    previous_jti: rotated.and_then(|_| rng.chance(90).then(|| jti(rng.below(8)))),
+                    created_at: created,
+                    last_rotated_at: rotated,
+                    expires_at: created + (rng.below(7200) as Micros + 1) * S,
+                    revoked: rng.chance(30),
+                    dpop_jkt: rng.chance(25).then(|| ["a", "b"][rng.below(2) as usize].to_string()),
+                    auth_time: created,
+                }
+            })
+            .collect()
+    }
+
+    fn live_ok(r: &SessionRow, p: &Policy, dpop: Option<&str>) -> bool {
+        !r.revoked && !r.is_expired(p) && !r.dpop_mismatch(dpop)
+    }
+
+    #[test]
+    fn decisions_hold_their_invariants_on_random_families() {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut seen = std::collections::BTreeMap::<&str, u32>::new();
+        for case in 0..200_000 {
+            let rows = family(&mut rng);
+            let presented = jti(rng.below(9));
+            let dpop = [None, Some("a"), Some("b")][rng.below(3) as usize];
+            let p = Policy {
+                now: NOW,
+                reuse_interval: [0, 10 * S, 3600 * S][rng.below(3) as usize],
+                idle_timeout: [0, 600 * S][rng.below(2) as usize],
+            };
+            let rot = decide_rotation(&rows, &presented, dpop, &p);
+            let val = decide_validation(&rows, &presented, dpop, None, &p);
+            let ctx = || format!("case {case}: rows {rows:?} jti {presented:?} dpop {dpop:?} {p:?} -> {rot:?} / {val:?}");
+            let current: Vec<usize> =
+                (0..rows.len()).filter(|&i| !rows[i].revoked && rows[i].current_jti == presented).collect();
+            let any_live = rows.iter().any(|r| !r.revoked);
+            let any_live_unexpired = rows.iter().any(|r| !r.revoked && !r.is_expired(&p));
+
+            // Indices are always in range.
+            let idx = match &rot {
+                Rotation::Expired { session } | Rotation::DpopMismatch { session } | Rotation::Rotate { session }
+                | Rotation::Reissue { session } | Rotation::Replay { session } => Some(*session),
+                Rotation::Revoked { session } => *session,
+                Rotation::NotFound => None,
+            };
+            assert!(idx.is_none_or(|i| i < rows.len()), "{}", ctx());
+            assert!(val.session().is_none_or(|i| i < rows.len()), "{}", ctx());
+
+            // Empty family: not found, for both. No live row: revoked, for both.
+            assert_eq!(rows.is_empty(), rot == Rotation::NotFound, "{}", ctx());
+            assert_eq!(rows.is_empty(), val == Validation::NotFound, "{}", ctx());
+            if !rows.is_empty() && !any_live {
+                assert!(matches!(rot, Rotation::Revoked { .. }), "{}", ctx());
+                assert!(matches!(val, Validation::Revoked { .. }), "{}", ctx());
+            }
+            // A current, unexpired, key-matching jti always rotates and validates.
+            if let Some(&i) = current.first() {
+                if live_ok(&rows[i], &p, dpop) {
+                    assert_eq!(rot, Rotation::Rotate { session: i }, "{}", ctx());
+                    assert!(matches!(val, Validation::Valid { session, .. } if session == i), "{}", ctx());
+                }
+                // Rotation and validation agree on a current jti.
+                match (&rot, &val) {
+                    (Rotation::Rotate { .. }, Validation::Valid { .. })
+                    | (Rotation::Expired { .. }, Validation::Expired { .. })
+                    | (Rotation::DpopMismatch { .. }, Validation::DpopMismatch { .. }) => {}
+                    _ => panic!("disagree on a current jti: {}", ctx()),
+                }
+            }
+            // Valid only for a current jti of a live, unexpired, key-matching session.
+            if let Validation::Valid { session, .. } = val {
+                assert!(current.contains(&session) && live_ok(&rows[session], &p, dpop), "{}", ctx());
+            }
+            // Rotate only the session whose current jti was presented.
+            if let Rotation::Rotate { session } = rot {
+                assert!(current.contains(&session) && live_ok(&rows[session], &p, dpop), "{}", ctx());
+            }
+            // The grace applies only to the immediate parent, within the window, of a live session,
+            // and never when the jti is current somewhere.
+            if let Rotation::Reissue { session } = rot {
+                let r = &rows[session];
+                assert!(current.is_empty(), "{}", ctx());
+                assert!(p.reuse_interval > 0 && !r.revoked && r.previous_jti == Some(presented), "{}", ctx());
+                assert!(r.last_rotated_at.is_some_and(|t| t > p.now - p.reuse_interval), "{}", ctx());
+                assert!(live_ok(r, &p, dpop), "{}", ctx());
+            }
+            // A replay names a live, unexpired session, for a jti that is current nowhere;
+            // validation calls such a jti stale.
+            if let Rotation::Replay { session } = rot {
+                assert!(current.is_empty() && !rows[session].revoked && !rows[session].is_expired(&p), "{}", ctx());
+                assert!(matches!(val, Validation::StaleToken { .. }), "{}", ctx());
+            }
+            // Without grace, a non-current jti of a family with a live unexpired session is never reissued.
+            if p.reuse_interval == 0 {
+                assert!(!matches!(rot, Rotation::Reissue { .. }), "{}", ctx());
+            }
+            if current.is_empty() && any_live_unexpired {
+                assert!(matches!(val, Validation::StaleToken { .. }), "{}", ctx());
+            }
+            // Validation says expired only when rotation cannot succeed either.
+            if matches!(val, Validation::Expired { .. }) {
+                assert!(!matches!(rot, Rotation::Rotate { .. } | Rotation::Reissue { .. } | Rotation::Replay { .. }), "{}", ctx());
+            }
+            *seen.entry(match rot {
+                Rotation::NotFound => "not_found",
+                Rotation::Revoked { .. } => "revoked",
+                Rotation::Expired { .. } => "expired",
+                Rotation::DpopMismatch { .. } => "dpop_mismatch",
+                Rotation::Rotate { .. } => "rotate",
+                Rotation::Reissue { .. } => "reissue",
+                Rotation::Replay { .. } => "replay",
+            }).or_default() += 1;
+        }
+        // The generator reaches every outcome (otherwise the properties prove little).
+        for k in ["not_found", "revoked", "expired", "dpop_mismatch", "rotate", "reissue", "replay"] {
+            assert!(seen.get(k).copied().unwrap_or(0) > 100, "outcome {k} too rare: {seen:?}");
+        }
+    }
+}
+
 #[cfg(any(test, feature = "pg_test"))]
+// pgrx runs #[pg_test]s as functions of schema "tests": the module must be named so.
 #[pg_schema]
 mod tests {
     use pgrx::prelude::*;
@@ -1278,6 +1503,46 @@ mod tests {
         Spi::run("SET authguard.audit_rotations = on").unwrap();
         rotate(f, j2.unwrap(), "");
         assert_eq!(count("SELECT count(*) FROM authguard.auth_audit_log WHERE action = 'token_rotated'"), 1);
+    }
+
+    #[pg_test]
+    fn dpop_mismatch_never_writes_the_live_jti_to_the_audit_log() {
+        // Found by tests/reliability/invariants.sql ("no audit row carries a
+        // live current jti"): a refresh with the wrong DPoP key audited the
+        // session's live jti, readable by every audit-log reader.
+        let (f, j) = login(", dpop_jkt => 'bound-key'");
+        assert_eq!(rotate(f, j, ", dpop_jkt => 'other-key'").0, "dpop_mismatch");
+        assert_eq!(rotate(f, j, "").0, "dpop_mismatch");
+        assert_eq!(count("SELECT count(*) FROM authguard.auth_audit_log WHERE action = 'dpop_mismatch'"), 2);
+        assert_eq!(
+            count(&format!(
+                "SELECT count(*) FROM authguard.auth_audit_log a JOIN authguard.auth_sessions s \
+                  ON s.current_jti = a.jti AND s.revoked_at IS NULL WHERE s.family_id = '{f}'"
+            )),
+            0
+        );
+        assert_eq!(
+            count("SELECT count(*) FROM authguard.auth_audit_log WHERE action = 'dpop_mismatch' \
+                   AND (details->>'jti_current')::boolean"),
+            2
+        );
+        // The session itself is untouched: the right key still rotates it.
+        assert_eq!(rotate(f, j, ", dpop_jkt => 'bound-key'").0, "rotated");
+    }
+
+    #[pg_test]
+    fn revoke_user_sessions_handles_more_families_than_the_lock_table() {
+        // Log out everywhere must work for a user with very many logins: it
+        // takes no per-family lock (10 000 would overflow the lock table).
+        Spi::run("SELECT authguard.create_session('00000000-0000-4000-8000-0000000000f2') FROM generate_series(1, 10000)")
+            .unwrap();
+        let n = Spi::get_one::<i32>("SELECT authguard.revoke_user_sessions('00000000-0000-4000-8000-0000000000f2')")
+            .unwrap();
+        assert_eq!(n, Some(10000));
+        assert_eq!(
+            count("SELECT count(*) FROM authguard.auth_sessions WHERE user_id = '00000000-0000-4000-8000-0000000000f2' AND revoked_at IS NULL"),
+            0
+        );
     }
 
     #[pg_test]
