@@ -32,6 +32,8 @@ pub enum AuthGuardError {
     NotAuthorized(Cow<'static, str>),
     /// 42703: a table given by regclass lacks a column we need.
     UndefinedColumn(String),
+    /// 42P01: a table given by regclass/OID does not exist.
+    UndefinedTable(String),
     /// 42704: a named object (key, family) does not exist.
     UndefinedObject(String),
     /// 42710: a named object already exists.
@@ -63,6 +65,7 @@ impl AuthGuardError {
             CheckViolation { .. } => PgSqlErrorCode::ERRCODE_CHECK_VIOLATION,
             NotAuthorized(_) => PgSqlErrorCode::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
             UndefinedColumn(_) => PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+            UndefinedTable(_) => PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
             UndefinedObject(_) => PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
             DuplicateObject(_) => PgSqlErrorCode::ERRCODE_DUPLICATE_OBJECT,
             ReadOnly(_) => PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION,
@@ -84,7 +87,7 @@ impl AuthGuardError {
                 Cow::Borrowed("decryption failed: authentication failed (tampered ciphertext, wrong key or wrong AAD)")
             }
             CheckViolation { message, .. } => Cow::Borrowed(message.as_str()),
-            UndefinedColumn(m) | UndefinedObject(m) | DuplicateObject(m) | Internal(m) => {
+            UndefinedColumn(m) | UndefinedTable(m) | UndefinedObject(m) | DuplicateObject(m) | Internal(m) => {
                 Cow::Borrowed(m.as_str())
             }
             ReadOnly(what) => Cow::Owned(format!(
@@ -171,6 +174,7 @@ mod tests {
             (AuthGuardError::CheckViolation { message: "m".into(), detail: "d".into() }, "23514"),
             (AuthGuardError::NotAuthorized("x".into()), "28000"),
             (AuthGuardError::UndefinedColumn("x".into()), "42703"),
+            (AuthGuardError::UndefinedTable("x".into()), "42P01"),
             (AuthGuardError::UndefinedObject("x".into()), "42704"),
             (AuthGuardError::DuplicateObject("x".into()), "42710"),
             (AuthGuardError::ReadOnly("x"), "25006"),

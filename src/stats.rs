@@ -11,6 +11,18 @@ use pgrx::prelude::*;
 use pgrx::spi::{quote_identifier, quote_qualified_identifier};
 use pgrx::{AnyNumeric, PgRelation};
 
+/// Open the table a `regclass` argument names. Taken as a raw OID (not
+/// pgrx's PgRelation argument, which opens it before we can check) so that a
+/// dangling OID such as `0::regclass` is a clear 42P01, not an internal error.
+fn open_table(oid: pg_sys::Oid) -> Result<PgRelation> {
+    // SAFETY: get_rel_name only reads the syscache; NULL means no such relation.
+    if unsafe { pg_sys::get_rel_name(oid) }.is_null() {
+        return Err(AuthGuardError::UndefinedTable(format!("relation with OID {} does not exist", oid.to_u32())));
+    }
+    // SAFETY: the relation exists; AccessShareLock is what a SELECT takes.
+    Ok(unsafe { PgRelation::with_lock(oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE) })
+}
+
 /// The table's quoted name and quoted column names, after checking every
 /// column exists (42703 naming the first one missing).
 fn table_with_columns<const N: usize>(
@@ -49,13 +61,17 @@ fn message_encryption_stats(tbl: &PgRelation) -> Result<Vec<(Option<i32>, i64, O
 }
 
 /// Messages per `encryption_version`, with each version's share in percent.
-#[pg_extern(stable, strict)]
-#[search_path(pg_catalog, pg_temp)]
+#[pg_extern(stable, strict, sql = r#"
+CREATE FUNCTION authguard."get_message_encryption_stats"("tbl" regclass)
+RETURNS TABLE ("encryption_version" INT, "message_count" bigint, "percentage" NUMERIC)
+STABLE STRICT SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'get_message_encryption_stats_wrapper';
+"#)]
 fn get_message_encryption_stats(
-    tbl: PgRelation,
+    tbl: pg_sys::Oid,
 ) -> TableIterator<'static, (name!(encryption_version, Option<i32>), name!(message_count, i64), name!(percentage, Option<AnyNumeric>))>
 {
-    TableIterator::new(message_encryption_stats(&tbl).or_report())
+    TableIterator::new(open_table(tbl).and_then(|t| message_encryption_stats(&t)).or_report())
 }
 
 type DeviceKeyStats = (i64, i64, Option<AnyNumeric>, i64, i64);
@@ -85,10 +101,15 @@ fn device_key_stats(tbl: &PgRelation) -> Result<DeviceKeyStats> {
 
 /// Totals over a device-keys table: keys, users, devices per user, keys made
 /// in the last 24 hours, keys updated since creation (rotated).
-#[pg_extern(stable, strict)]
-#[search_path(pg_catalog, pg_temp)]
+#[pg_extern(stable, strict, sql = r#"
+CREATE FUNCTION authguard."get_device_key_stats"("tbl" regclass)
+RETURNS TABLE ("total_keys" bigint, "users_with_keys" bigint, "avg_devices_per_user" NUMERIC,
+               "keys_created_24h" bigint, "keys_rotated" bigint)
+STABLE STRICT SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'get_device_key_stats_wrapper';
+"#)]
 fn get_device_key_stats(
-    tbl: PgRelation,
+    tbl: pg_sys::Oid,
 ) -> TableIterator<
     'static,
     (
@@ -99,7 +120,7 @@ fn get_device_key_stats(
         name!(keys_rotated, i64),
     ),
 > {
-    TableIterator::once(device_key_stats(&tbl).or_report())
+    TableIterator::once(open_table(tbl).and_then(|t| device_key_stats(&t)).or_report())
 }
 
 fn old_oauth_tokens(tbl: &PgRelation) -> Result<Vec<(Option<String>, i64, i64)>> {
@@ -130,9 +151,9 @@ STABLE STRICT SET search_path TO pg_catalog, pg_temp
 LANGUAGE c AS 'MODULE_PATHNAME', 'count_old_oauth_tokens_wrapper';
 "#)]
 fn count_old_oauth_tokens(
-    tbl: PgRelation,
+    tbl: pg_sys::Oid,
 ) -> TableIterator<'static, (name!(provider, Option<String>), name!(old_hashed_tokens, i64), name!(encrypted_tokens, i64))> {
-    TableIterator::new(old_oauth_tokens(&tbl).or_report())
+    TableIterator::new(open_table(tbl).and_then(|t| old_oauth_tokens(&t)).or_report())
 }
 
 #[cfg(any(test, feature = "pg_test"))]
@@ -140,6 +161,12 @@ fn count_old_oauth_tokens(
 mod tests {
     use crate::crypto::tests::error_of;
     use pgrx::prelude::*;
+
+    #[pg_test(error = "pg_authguard: relation with OID 0 does not exist")]
+    fn stats_refuse_a_dangling_regclass() {
+        Spi::run("SELECT * FROM authguard.get_device_key_stats(0::regclass)").unwrap();
+    }
+
 
     /// The baseline's three tables (minus defaults that need pgcrypto) with known rows.
     fn seed() {
