@@ -102,32 +102,19 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'encryption_row_valid_wrapper';
 
 -- pg_authguard::stats::get_device_key_stats
-CREATE  FUNCTION "get_device_key_stats"(
-	"tbl" regclass /* PgRelation */
-) RETURNS TABLE (
-	"total_keys" bigint,  /* i64 */
-	"users_with_keys" bigint,  /* i64 */
-	"avg_devices_per_user" NUMERIC,  /* Option < AnyNumeric > */
-	"keys_created_24h" bigint,  /* i64 */
-	"keys_rotated" bigint  /* i64 */
-)
-STRICT STABLE
-SET search_path TO pg_catalog, pg_temp
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'get_device_key_stats_wrapper';
+
+CREATE FUNCTION authguard."get_device_key_stats"("tbl" regclass)
+RETURNS TABLE ("total_keys" bigint, "users_with_keys" bigint, "avg_devices_per_user" NUMERIC,
+               "keys_created_24h" bigint, "keys_rotated" bigint)
+STABLE STRICT SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'get_device_key_stats_wrapper';
 
 -- pg_authguard::stats::get_message_encryption_stats
-CREATE  FUNCTION "get_message_encryption_stats"(
-	"tbl" regclass /* PgRelation */
-) RETURNS TABLE (
-	"encryption_version" INT,  /* Option < i32 > */
-	"message_count" bigint,  /* i64 */
-	"percentage" NUMERIC  /* Option < AnyNumeric > */
-)
-STRICT STABLE
-SET search_path TO pg_catalog, pg_temp
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'get_message_encryption_stats_wrapper';
+
+CREATE FUNCTION authguard."get_message_encryption_stats"("tbl" regclass)
+RETURNS TABLE ("encryption_version" INT, "message_count" bigint, "percentage" NUMERIC)
+STABLE STRICT SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'get_message_encryption_stats_wrapper';
 
 -- pg_authguard::crypto::hkdf_sha256
 CREATE  FUNCTION "hkdf_sha256"(
