@@ -19,5 +19,8 @@ test: ## every test suite on Postgres 15
 test-all: ## every test suite on Postgres 15, 16 and 18
 	bash scripts/test.sh $(MAJORS)
 
+bench: ## benchmarks vs the PL/pgSQL baseline and the bare-SQL floor
+	bash bench/run.sh
+
 clean-cache: ## remove downloaded Postgres builds and throwaway clusters
 	bash -c 'source scripts/common.sh; rm -rf "$$CACHE_DIR"'
