@@ -145,8 +145,11 @@ server_cpu_s() {
     local pm; pm=$(head -1 "$DIR/data/postmaster.pid")
     awk -v t="$CLK_TCK" '{ sub(/^.*\) /, ""); print ($14 + $15) / t }' "/proc/$pm/stat"
 }
+# `times` must run in this shell, not in a $(...) subshell (whose children
+# times start at zero): it writes to a file, which is then parsed.
 client_cpu_s() {
-    times | awk 'NR == 2 { n = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); n += a[1] * 60 + a[2] } print n }'
+    times >"$WORK/times"
+    awk 'NR == 2 { n = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); n += a[1] * 60 + a[2] } print n }' "$WORK/times"
 }
 
 n_tup_upd() { q "SELECT n_tup_upd FROM pg_stat_user_tables WHERE relid = '$1.auth_sessions'::regclass"; }
@@ -167,7 +170,7 @@ pgbench_run() {  # workload variant round
     before_run "$w"
     upd0=$(n_tup_upd "$table")
     local scpu0 ccpu0 scpu1 ccpu1
-    scpu0=$(server_cpu_s); ccpu0=$(client_cpu_s)
+    client_cpu_s >"$WORK/ccpu0"; scpu0=$(server_cpu_s); ccpu0=$(cat "$WORK/ccpu0")
     # Revocation consumes families: a fixed number of calls per client (at most
     # 90 % of the live families in all) instead of a fixed time, so that no call
     # ever lands on an already-revoked family.
@@ -182,7 +185,7 @@ pgbench_run() {  # workload variant round
     txns=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
     failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out")
     [ -n "$tps" ] && [ -n "$lat" ] || { echo "$out" >&2; die "could not parse pgbench output"; }
-    ccpu1=$(client_cpu_s)
+    client_cpu_s >"$WORK/ccpu1"; ccpu1=$(cat "$WORK/ccpu1")
     sleep 1   # exiting backends flush their table statistics and are reaped
     scpu1=$(server_cpu_s)
     upd1=$(n_tup_upd "$table")
