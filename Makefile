@@ -22,5 +22,8 @@ test-all: ## every test suite on Postgres 15, 16 and 18
 soak: ## long reliability runs: soak under load, kill -9, replica
 	bash soak/run.sh
 
+bench: ## benchmarks vs the PL/pgSQL baseline and the bare-SQL floor
+	bash bench/run.sh
+
 clean-cache: ## remove downloaded Postgres builds and throwaway clusters
 	bash -c 'source scripts/common.sh; rm -rf "$$CACHE_DIR"'

@@ -4,7 +4,9 @@ set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PGRX_VERSION=0.18.1
-PG15_BIN=/usr/lib/postgresql/15/bin
+# PG_AUTHGUARD_PG15_BIN: another Postgres 15 installation tree (the benchmark's
+# private copy, see bench/run.sh); the system one by default.
+PG15_BIN=${PG_AUTHGUARD_PG15_BIN:-/usr/lib/postgresql/15/bin}
 PG15_CONFIG=$PG15_BIN/pg_config
 
 say()  { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }

@@ -12,7 +12,7 @@ DECLARE
     f regprocedure;
     -- Functions that read or write extension tables, and who may call them.
     app_functions text[] := ARRAY[
-        'create_session', 'rotate_session_token', 'validate_session',
+        'create_session', 'rotate_session_token', 'validate_session', '_validate_session',
         'handle_token_replay', 'revoke_session_family',
         'encrypt_with_key', 'decrypt_with_key', 'key_version_of'];
     admin_functions text[] := ARRAY[

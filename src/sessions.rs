@@ -846,27 +846,87 @@ pub fn handle_token_replay(jti: Option<Uuid>, family_id: Option<Uuid>) -> bool {
 }
 
 
-/// The per-request check. Read-only: it runs on a hot standby and never
-/// writes. Like rotation, no per-call `SET search_path`; its SQL is qualified.
-#[pg_extern(sql = r#"
+// The per-request check. Read-only: it runs on a hot standby and never writes.
+//
+// `validate_session` is a LANGUAGE sql wrapper (invoker rights, STABLE, not
+// strict, no SET clause) around `_validate_session`, which returns the answer
+// as ONE composite value. Postgres inlines such a wrapper into the caller's
+// query (inline_set_returning_function), so `FROM t, LATERAL
+// authguard.validate_session(...)` costs one plain function call per row: no
+// Function Scan node, no result TupleDesc built at each executor start, no
+// tuplestore, no value-per-call SRF protocol. Those cost about a tenth of the
+// call on the benchmark (docs/benchmarks.md).
+extension_sql!(
+    r#"
+CREATE TYPE authguard.session_validation AS (
+    valid boolean, status text, user_id uuid, session_id uuid, step_up_required boolean);
+"#,
+    name = "session_validation_type",
+    requires = ["sessions_schema"]
+);
+
+extension_sql!(
+    r#"
 CREATE FUNCTION authguard.validate_session(
     family_id uuid, jti uuid, dpop_jkt text DEFAULT NULL, max_auth_age interval DEFAULT NULL)
 RETURNS TABLE (valid boolean, status text, user_id uuid, session_id uuid, step_up_required boolean)
-STABLE SECURITY DEFINER ROWS 1
-LANGUAGE c AS 'MODULE_PATHNAME', 'validate_session_wrapper';
-"#)]
-pub fn validate_session(
+LANGUAGE sql STABLE
+AS $$
+    SELECT (r).valid, (r).status, (r).user_id, (r).session_id, (r).step_up_required
+      FROM (SELECT authguard._validate_session($1, $2, $3, $4) AS r OFFSET 0) s
+$$;
+"#,
+    name = "validate_session_wrapper",
+    requires = [_validate_session]
+);
+
+/// The answer of `validate_session` as one composite value (see above).
+#[pg_extern(stable, security_definer, requires = ["session_validation_type"])]
+pub fn _validate_session(
     family_id: Option<Uuid>,
     jti: Option<Uuid>,
-    dpop_jkt: Option<&str>,
-    max_auth_age: Option<Interval>,
-    fcinfo: pg_sys::FunctionCallInfo,
-) {
-    let (valid, status, user_id, session_id, step_up) =
-        validate_impl(family_id, jti, dpop_jkt, max_auth_age).or_report();
-    // SAFETY: our own call's fcinfo; five cells for five declared columns.
+    dpop_jkt: default!(Option<&str>, "NULL"),
+    max_auth_age: default!(Option<Interval>, "NULL"),
+) -> pgrx::composite_type!('static, "authguard.session_validation") {
+    let (valid, status, user, session, step_up) = validate_impl(family_id, jti, dpop_jkt, max_auth_age).or_report();
+    validation_tuple(valid, status, user, session, step_up).or_report()
+}
+
+fn validation_tuple(
+    valid: bool,
+    status: &'static str,
+    user: Option<Uuid>,
+    session: Option<Uuid>,
+    step_up: bool,
+) -> Result<pgrx::heap_tuple::PgHeapTuple<'static, pgrx::AllocatedByRust>> {
+    use pgrx::IntoDatum;
+    // The row type's descriptor from the type cache (two syscache probes and a
+    // hash lookup; no name parsing), released after forming the tuple.
+    let typoid = unsafe {
+        let ns = pg_sys::get_namespace_oid(c"authguard".as_ptr(), false);
+        pg_sys::GetSysCacheOid(
+            pg_sys::SysCacheIdentifier::TYPENAMENSP as _,
+            pg_sys::Anum_pg_type_oid as _,
+            pg_sys::Datum::from(c"session_validation".as_ptr()),
+            pg_sys::Datum::from(ns),
+            pg_sys::Datum::from(0),
+            pg_sys::Datum::from(0),
+        )
+    };
+    if typoid == pg_sys::InvalidOid {
+        return Err(AuthGuardError::Internal("type authguard.session_validation is missing".into()));
+    }
+    let datums = [
+        valid.into_datum(),
+        status.into_datum(),
+        user.into_datum(),
+        session.into_datum(),
+        step_up.into_datum(),
+    ];
     unsafe {
-        srf::return_cells(fcinfo, [cell(valid), cell(status), cell(user_id), cell(session_id), cell(step_up)])
+        let desc = pgrx::PgTupleDesc::from_pg(pg_sys::lookup_rowtype_tupdesc(typoid, -1));
+        pgrx::heap_tuple::PgHeapTuple::from_datums(desc, datums)
+            .map_err(|e| AuthGuardError::Internal(format!("session_validation: {e}").into()))
     }
 }
 
