@@ -880,6 +880,27 @@ $$;
     requires = [_validate_session]
 );
 
+/// The C entry point `validate_session_wrapper` that 0.1.0 bound
+/// `authguard.validate_session` to. A database keeps calling it after the new
+/// library is installed until `ALTER EXTENSION pg_authguard UPDATE` replaces
+/// the function with the SQL wrapper above, so the symbol must stay exported.
+/// No SQL is generated for it.
+#[pg_extern(sql = "-- validate_session_wrapper: exported for databases still at 0.1.0 (see src/sessions.rs)")]
+pub fn validate_session(
+    family_id: Option<Uuid>,
+    jti: Option<Uuid>,
+    dpop_jkt: Option<&str>,
+    max_auth_age: Option<Interval>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) {
+    let (valid, status, user_id, session_id, step_up) =
+        validate_impl(family_id, jti, dpop_jkt, max_auth_age).or_report();
+    // SAFETY: our own call's fcinfo; five cells for the five columns 0.1.0 declared.
+    unsafe {
+        srf::return_cells(fcinfo, [cell(valid), cell(status), cell(user_id), cell(session_id), cell(step_up)])
+    }
+}
+
 /// The answer of `validate_session` as one composite value (see above).
 #[pg_extern(stable, security_definer, requires = ["session_validation_type"])]
 pub fn _validate_session(

@@ -26,9 +26,6 @@ rel_at_exit restore_conf
 q postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" -c "DROP ROLE IF EXISTS $app"
 q "$db" -c "CREATE EXTENSION pg_authguard" -c "CREATE ROLE $app LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE" \
         -c "GRANT authguard_app TO $app"
-# A secret in the configuration, as the README recommends (ALTER SYSTEM).
-q "$db" -c "LOAD 'pg_authguard'" -c "ALTER SYSTEM SET authguard.hash_key = '$secret'" -c "SELECT pg_reload_conf()" >/dev/null
-sleep 0.5
 # Memberships: only authguard_app.
 check "the app role's memberships" \
     "$(qv "$db" "SELECT string_agg(r.rolname, ',') FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid WHERE m.member = '$app'::regrole")" \
@@ -96,15 +93,17 @@ extra=$(qv "$db" "SELECT coalesce(string_agg(p.proname, ','), '') FROM pg_proc p
                    WHERE p.pronamespace = 'authguard'::regnamespace AND p.prosecdef
                      AND has_function_privilege('$app', p.oid, 'EXECUTE')
                      AND p.proname <> ALL (ARRAY['create_session','rotate_session_token','validate_session',
-                          'handle_token_replay','revoke_session_family','encrypt_with_key','decrypt_with_key','key_version_of'])")
+                          '_validate_session','handle_token_replay','revoke_session_family','encrypt_with_key','decrypt_with_key','key_version_of'])")
 check "SECURITY DEFINER functions the app role may run beyond the app set" "$extra" ""
 ndenied=0 nother=0
 while IFS='|' read -r call; do
     nother=$((nother + 1))
     st=$(sqlstate "$db" "$app" "SELECT $call")
     if [ "$st" = 42501 ]; then ndenied=$((ndenied + 1)); else fail "app role: $call ended with $st, want 42501"; fi
+# Arguments are scalar subqueries, not NULL constants: the planner folds a
+# STRICT function of a NULL constant to NULL before any privilege check.
 done < <(qv "$db" "SELECT format('%s(%s)', p.oid::regproc,
-                           coalesce((SELECT string_agg(format('NULL::%s', format_type(t, NULL)), ', ')
+                           coalesce((SELECT string_agg(format('(SELECT NULL::%s)', format_type(t, NULL)), ', ')
                                        FROM unnest(p.proargtypes::oid[]) t), ''))
                      FROM pg_proc p WHERE p.pronamespace = 'authguard'::regnamespace AND p.prokind = 'f'
                       AND p.prorettype <> 'trigger'::regtype
@@ -122,11 +121,16 @@ done
 early=$(PGUSER_REL=$app q "$db" -At -c "SET authguard.reuse_interval = '1h'" -c "$load" -c "SHOW authguard.reuse_interval" 2>/dev/null | tail -1)
 check "app role: reuse_interval set before the library loaded is discarded" "$early" 10s
 
-# Secrets, without shared_preload_libraries (this cluster): once a session has
-# loaded the library they are hidden; before that they sit in a placeholder
-# anyone can SHOW, which the library reports with a WARNING at load.
+# Secrets, without preloading (this cluster): once a session has loaded the
+# library they are hidden; before that they sit in a placeholder anyone can
+# SHOW, which the library reports with a WARNING at load, and it refuses to
+# use such a hash key (55000) rather than hash with a key others may know.
+q "$db" -c "LOAD 'pg_authguard'" -c "ALTER SYSTEM SET authguard.hash_key = '$secret'" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+load="SELECT authguard.sha256('x');"
 PGUSER_REL=$app q "$db" -At -c "$load" >/dev/null 2>"$REL_TMP/load.err" || true
-grep -q 'authguard.hash_key set in the configuration but pg_authguard is not in shared_preload_libraries' "$REL_TMP/load.err" \
+check "without preload a configured hash_key is refused" "$(sqlstate "$db" "$app" "SELECT authguard.device_hash('x')")" 55000
+grep -q 'authguard.hash_key set in the configuration but pg_authguard is not preloaded' "$REL_TMP/load.err" \
     && pass "loading the library without preload warns that the configured hash_key was exposed" \
     || { fail "no warning about a configured secret without shared_preload_libraries"; cat "$REL_TMP/load.err"; }
 check_secrets_hidden() { # DB USER PREFIX-SQL LABEL
