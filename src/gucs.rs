@@ -155,10 +155,7 @@ pub fn check_secret_not_exposed(name: &'static CStr) -> crate::errors::Result<()
     if preloaded_everywhere() || unsafe { pgrx::pg_sys::ParallelWorkerNumber } >= 0 {
         return Ok(());
     }
-    // SAFETY: returns GUC-owned storage or NULL for an unknown name.
-    let reset = unsafe { pgrx::pg_sys::GetConfigOptionResetString(name.as_ptr()) };
-    // SAFETY: NUL-terminated when not NULL.
-    let from_config = !reset.is_null() && !unsafe { CStr::from_ptr(reset) }.to_bytes().is_empty();
+    let from_config = reset_value_is_set(name);
     if from_config {
         let setting = name.to_string_lossy();
         return Err(crate::errors::AuthGuardError::NotConfigured {
@@ -173,6 +170,31 @@ pub fn check_secret_not_exposed(name: &'static CStr) -> crate::errors::Result<()
         });
     }
     Ok(())
+}
+
+/// Whether the setting has a reset value (one from the configuration rather
+/// than a session's SET). Postgres lets only privileged roles read a
+/// SUPERUSER_ONLY setting's reset value, but the extension must check its own
+/// secrets whoever calls it, so the read runs as the bootstrap superuser; an
+/// error in between is undone by the transaction abort, which restores the
+/// user id.
+fn reset_value_is_set(name: &CStr) -> bool {
+    use pgrx::pg_sys;
+    // SAFETY: save/restore of the current user id around one GUC read; the
+    // returned string is GUC-owned and only inspected before restoring.
+    unsafe {
+        let mut user = pg_sys::InvalidOid;
+        let mut context = 0;
+        pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
+        pg_sys::SetUserIdAndSecContext(
+            pg_sys::Oid::from(pg_sys::BOOTSTRAP_SUPERUSERID),
+            context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
+        );
+        let reset = pg_sys::GetConfigOptionResetString(name.as_ptr());
+        let set = !reset.is_null() && !CStr::from_ptr(reset).to_bytes().is_empty();
+        pg_sys::SetUserIdAndSecContext(user, context);
+        set
+    }
 }
 
 thread_local! {

@@ -49,7 +49,7 @@ pub extern "C-unwind" fn _PG_init() {
         if !exposed.is_empty() {
             pgrx::ereport!(
                 PgLogLevel::WARNING,
-                PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                PgSqlErrorCode::ERRCODE_WARNING,
                 format!(
                     "pg_authguard: {} set in the configuration but pg_authguard is not preloaded",
                     exposed.join(", ")

@@ -117,8 +117,13 @@ check "fixed-size outputs of the wrong size" "$short" 0
 ro=$(qv "$db" "SELECT count(*) FROM sweep_results WHERE read_only
                   AND fn IN ('create_session','rotate_session_token','handle_token_replay','revoke_session_family',
                              'revoke_user_sessions','cleanup_expired_sessions','create_key','rotate_key',
-                             'reencrypt','reencrypt_column','rotate_master_key')
+                             'reencrypt_column','rotate_master_key')
                   AND (sqlstate <> '25006' OR message NOT LIKE '%read-only transaction%')")
+q "$db" -At -F' | ' -c "SELECT fn, label, sqlstate, message FROM sweep_results WHERE read_only
+                  AND fn IN ('create_session','rotate_session_token','handle_token_replay','revoke_session_family',
+                             'revoke_user_sessions','cleanup_expired_sessions','create_key','rotate_key',
+                             'reencrypt_column','rotate_master_key')
+                  AND (sqlstate <> '25006' OR message NOT LIKE '%read-only transaction%')"
 check "writers not refusing a read-only transaction with 25006" "$ro" 0
 rook=$(qv "$db" "SELECT count(*) FROM sweep_results WHERE read_only AND fn IN ('validate_session','session_stats','sha256','device_hash') AND sqlstate <> '00000'")
 q "$db" -At -F' | ' -c "SELECT fn, sqlstate, message FROM sweep_results WHERE read_only AND fn IN ('validate_session','session_stats','sha256','device_hash') AND sqlstate <> '00000'"
