@@ -380,6 +380,104 @@ fn decrypt(ciphertext: Option<&[u8]>, key: Option<&[u8]>, aad: default!(Option<&
     Some(decrypt_bytes(ciphertext?, key?, aad.unwrap_or_default()).or_report())
 }
 
+/// Properties of the pure parsers over many generated inputs (fixed seed, so
+/// a failure reproduces), biased toward near-valid inputs.
+#[cfg(test)]
+mod parser_properties {
+    use super::*;
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+        fn bytes(&mut self, len: usize) -> Vec<u8> {
+            (0..len).map(|_| self.next() as u8).collect()
+        }
+    }
+
+    #[test]
+    fn envelope_parse_accepts_exactly_the_v1_format() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        for _ in 0..100_000 {
+            let len = rng.below(2 * envelope::OVERHEAD as u64) as usize;
+            let mut bytes = rng.bytes(len);
+            for (i, b) in envelope::header(envelope::ALG_XCHACHA20_POLY1305).iter().enumerate() {
+                if i < bytes.len() && rng.below(4) != 0 {
+                    bytes[i] = *b;
+                }
+            }
+            let valid = bytes.len() >= envelope::OVERHEAD
+                && bytes[..envelope::HEADER_LEN] == envelope::header(envelope::ALG_XCHACHA20_POLY1305);
+            match envelope::parse(&bytes) {
+                Ok(env) => {
+                    assert!(valid, "accepted {bytes:02x?}");
+                    assert_eq!(env.nonce.len(), XNONCE_LEN);
+                    assert_eq!([env.nonce, env.sealed].concat(), &bytes[envelope::HEADER_LEN..]);
+                }
+                Err(e) => {
+                    assert!(!valid, "refused a well-formed envelope: {e}");
+                    assert!(matches!(e, AuthGuardError::MalformedInput(_)), "{e:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn decrypt_refuses_every_single_bit_change() {
+        let mut rng = Rng(0x5851_f42d_4c95_7f2d);
+        let key = [9u8; 32];
+        for _ in 0..2_000 {
+            let (plen, alen) = (rng.below(300) as usize, rng.below(20) as usize);
+            let plaintext = rng.bytes(plen);
+            let aad = rng.bytes(alen);
+            let ct = encrypt_bytes(&plaintext, &key, &aad).unwrap();
+            assert_eq!(decrypt_bytes(&ct, &key, &aad).unwrap(), plaintext);
+            let mut tampered = ct.clone();
+            let i = rng.below(tampered.len() as u64) as usize;
+            tampered[i] ^= 1 << rng.below(8);
+            assert!(decrypt_bytes(&tampered, &key, &aad).is_err(), "a flipped bit at {i} still decrypted");
+        }
+    }
+
+    #[test]
+    fn base64_public_key_check_never_accepts_malformed_text() {
+        use base64::Engine as _;
+        let mut rng = Rng(0x1405_7b7e_f767_814f);
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ !";
+        for _ in 0..50_000 {
+            let text: String = if rng.below(2) == 0 {
+                // A real encoding of 32 random bytes, sometimes damaged.
+                let raw = rng.bytes(32);
+                let mut t = base64::engine::general_purpose::STANDARD.encode(raw).into_bytes();
+                if rng.below(2) == 0 {
+                    let i = rng.below(t.len() as u64) as usize;
+                    t[i] = alphabet[rng.below(alphabet.len() as u64) as usize];
+                }
+                String::from_utf8(t).unwrap()
+            } else {
+                let len = rng.below(50) as usize;
+                (0..len).map(|_| alphabet[rng.below(alphabet.len() as u64) as usize] as char).collect()
+            };
+            let decoded = base64::engine::general_purpose::STANDARD.decode(text.as_bytes()).ok();
+            let accepted = x25519_public_key_valid_base64(&text);
+            if accepted {
+                let bytes = decoded.expect("accepted text must be valid standard base64");
+                assert_eq!(bytes.len(), 32);
+                assert!(x25519_public_key_valid_bytes(&bytes));
+            } else if let Some(bytes) = decoded {
+                assert!(bytes.len() != 32 || !x25519_public_key_valid_bytes(&bytes));
+            }
+        }
+    }
+}
+
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]
 pub(crate) mod tests {

@@ -1116,3 +1116,107 @@ mod tests {
         Spi::run("RESET ROLE").unwrap();
     }
 }
+
+/// Properties of the keyring's pure parsers over many generated inputs
+/// (fixed seed, so a failure reproduces), biased toward near-valid inputs.
+#[cfg(test)]
+mod parser_properties {
+    use super::*;
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+        fn bytes(&mut self, len: usize) -> Vec<u8> {
+            (0..len).map(|_| self.next() as u8).collect()
+        }
+    }
+
+    #[test]
+    fn keyring_envelope_parse_accepts_exactly_the_format() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..100_000 {
+            let len = rng.below(2 * MIN_CIPHERTEXT_LEN as u64) as usize;
+            let mut ct = rng.bytes(len);
+            if !ct.is_empty() && rng.below(2) == 0 {
+                ct[0] = FORMAT_XCHACHA_V1;
+            }
+            if ct.len() > 20 && rng.below(2) == 0 {
+                ct[17..21].copy_from_slice(&(rng.below(4) as u32).to_be_bytes());
+            }
+            let version = (ct.len() > 20).then(|| u32::from_be_bytes([ct[17], ct[18], ct[19], ct[20]]));
+            let valid = ct.first() == Some(&FORMAT_XCHACHA_V1)
+                && ct.len() >= MIN_CIPHERTEXT_LEN
+                && version.is_some_and(|v| v >= 1 && v <= i32::MAX as u32);
+            match Envelope::parse(&ct) {
+                Ok(env) => {
+                    assert!(valid, "accepted {ct:02x?}");
+                    assert_eq!(env.version, version.unwrap());
+                    assert_eq!(&env.key_id[..], &ct[1..17]);
+                    assert_eq!([env.header, env.nonce, env.body].concat(), ct, "the parts are the whole");
+                    assert_eq!(env.nonce.len(), NONCE_LEN);
+                }
+                Err(e) => {
+                    assert!(!valid, "refused a well-formed ciphertext: {e}");
+                    assert!(matches!(e, AuthGuardError::MalformedInput(_)), "{e:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn master_key_hex_accepts_exactly_64_hex_digits() {
+        let mut rng = Rng(0x0123_4567_89ab_cdef);
+        let alphabet = b"0123456789abcdefABCDEFxyz \n\t-";
+        for _ in 0..50_000 {
+            let len = [63usize, 64, 65, 66, 0, 10][rng.below(6) as usize];
+            let text: Vec<u8> = (0..len)
+                .map(|_| {
+                    let span = if rng.below(4) == 0 { alphabet.len() as u64 } else { 22 };
+                    alphabet[rng.below(span) as usize]
+                })
+                .collect();
+            let trimmed = text.trim_ascii();
+            let valid = trimmed.len() == 64 && trimmed.iter().all(u8::is_ascii_hexdigit);
+            match parse_master_hex(&text, "authguard.master_key") {
+                Ok(key) => {
+                    assert!(valid);
+                    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+                    assert_eq!(hex, String::from_utf8_lossy(trimmed).to_lowercase());
+                }
+                Err(e) => {
+                    assert!(!valid, "refused {:?}", String::from_utf8_lossy(&text));
+                    assert!(!e.message().contains(&*String::from_utf8_lossy(trimmed)) || trimmed.is_empty(),
+                            "the message must not echo the key");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sealed_ciphertexts_open_and_any_change_is_refused() {
+        let mut rng = Rng(0xdead_beef_cafe_f00d);
+        let key = [7u8; 32];
+        for _ in 0..2_000 {
+            let (plen, alen) = (rng.below(300) as usize, rng.below(20) as usize);
+            let plaintext = rng.bytes(plen);
+            let aad = rng.bytes(alen);
+            let ct = seal(&key, &[1; 16], 3, &plaintext, &aad).unwrap();
+            let env = Envelope::parse(&ct).unwrap();
+            assert_eq!(open(&key, &env, &aad).unwrap(), plaintext);
+            let mut tampered = ct.clone();
+            let i = rng.below(tampered.len() as u64) as usize;
+            tampered[i] ^= 1 << rng.below(8);
+            if let Ok(env) = Envelope::parse(&tampered) {
+                assert!(open(&key, &env, &aad).is_err(), "a flipped bit at {i} still opened");
+            }
+        }
+    }
+}
