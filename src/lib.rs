@@ -26,6 +26,9 @@ pub mod srf;
 pub mod stats;
 pub mod uuid_gen;
 
+#[cfg(test)]
+mod test_rng;
+
 ::pgrx::pg_module_magic!(name, version);
 
 // Roles are cluster-wide; the schema's tables and views come next; grants last.

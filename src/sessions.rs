@@ -1283,21 +1283,7 @@ mod decision_tests {
 mod decision_properties {
     use super::*;
 
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-        fn chance(&mut self, pct: u64) -> bool {
-            self.below(100) < pct
-        }
-    }
+    use crate::test_rng::Rng;
 
     const S: Micros = 1_000_000;
     const NOW: Micros = 1_000_000 * S;
