@@ -255,35 +255,6 @@ thread_local! {
     static DATA_KEYS: RefCell<HashMap<([u8; 16], u32), Zeroizing<[u8; 32]>>> = RefCell::new(HashMap::new());
 }
 
-/// A master key in the server configuration is only hidden once this library
-/// has defined the setting as superuser-only. Until then Postgres keeps it as
-/// a plain placeholder that every role can read with SHOW. So unless the
-/// library is preloaded in every backend, refuse to use such a key.
-fn check_master_key_not_exposed() -> Result<()> {
-    // SAFETY: plain read of backend-global state.
-    if gucs::preloaded_everywhere() || unsafe { pg_sys::ParallelWorkerNumber } >= 0 {
-        return Ok(());
-    }
-    // pg_settings hides NO_SHOW_ALL settings even from superusers; ask the
-    // configuration files themselves (runs only when the master key changes).
-    let in_files = Spi::get_one::<bool>(
-        "SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 FROM pg_catalog.pg_file_settings \
-          WHERE name OPERATOR(pg_catalog.=) 'authguard.master_key'",
-    )?;
-    if in_files == Some(true) {
-        return Err(AuthGuardError::NotConfigured {
-            message: "authguard.master_key is set in the server configuration but pg_authguard is not preloaded, \
-                      so every role can read the setting with SHOW until the library loads"
-                .into(),
-            hint: Some(
-                "ALTER SYSTEM SET session_preload_libraries = 'pg_authguard' (or add it to shared_preload_libraries), \
-                 SELECT pg_reload_conf(), then rotate the master key (it may have been read)."
-                    .into(),
-            ),
-        });
-    }
-    Ok(())
-}
 
 static mut PREV_EMIT_LOG_HOOK: pg_sys::emit_log_hook_type = None;
 
@@ -366,7 +337,7 @@ fn wrapping_key() -> Result<Zeroizing<[u8; 32]>> {
         })?)?;
         parse_master_hex(&out, "the output of authguard.master_key_command")?
     } else {
-        check_master_key_not_exposed()?;
+        gucs::check_secret_not_exposed(c"authguard.master_key")?;
         parse_master_hex(&source[2..], "authguard.master_key")?
     };
     let wrapping = derive_wrapping_key(&master);

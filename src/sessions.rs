@@ -362,16 +362,6 @@ const REVOKE_USER_FAMILY: Statement = Statement {
     mutating: true,
 };
 
-/// Serializes user-wide revocations of one user (they lock many families'
-/// rows; two of them interleaving their passes could wait on each other).
-const USER_LOCK: Statement = Statement {
-    key: "user_lock",
-    sql: "SELECT pg_catalog.pg_advisory_xact_lock(1634169957, \
-          pg_catalog.hashtext(($1)::pg_catalog.text))",
-    args: &[UUID],
-    mutating: true,
-};
-
 const AUDIT: Statement = Statement {
     key: "audit",
     sql: "INSERT INTO authguard.auth_audit_log (action, user_id, family_id, session_id, jti, details) \
@@ -506,8 +496,25 @@ fn audit(
     Ok(())
 }
 
-/// Advisory-lock class of pg_authguard's family locks ("agrd").
+/// Advisory-lock classes of pg_authguard's locks ("agrd", "agre").
 const FAMILY_LOCK_CLASS: i32 = 0x6167_7264;
+const USER_LOCK_CLASS: i32 = 0x6167_7265;
+
+/// A transaction-level advisory lock on (`class`, a fold of `id`'s bytes),
+/// taken by a direct call: no SPI, no plan. Folding collisions only make two
+/// unrelated ids share a lock.
+fn advisory_xact_lock(class: i32, id: Uuid) {
+    let b = id.as_bytes();
+    let key = i32::from_le_bytes([b[0] ^ b[4] ^ b[8] ^ b[12], b[1] ^ b[5] ^ b[9] ^ b[13],
+                                  b[2] ^ b[6] ^ b[10] ^ b[14], b[3] ^ b[7] ^ b[11] ^ b[15]]);
+    // SAFETY: the server's own pg_advisory_xact_lock(int4, int4) with two int4 Datums.
+    unsafe {
+        pgrx::direct_function_call_as_datum(
+            pg_sys::pg_advisory_xact_lock_int4,
+            &[class.into_datum(), key.into_datum()],
+        );
+    }
+}
 
 /// Serialize the writers of one family with a transaction-level advisory lock.
 ///
@@ -518,16 +525,13 @@ const FAMILY_LOCK_CLASS: i32 = 0x6167_7264;
 /// another loser. It also makes a revocation see a session that joined the
 /// family just before (its statement snapshot is taken after the wait).
 fn lock_family(family_id: Uuid) {
-    let b = family_id.as_bytes();
-    let key = i32::from_le_bytes([b[0] ^ b[4] ^ b[8] ^ b[12], b[1] ^ b[5] ^ b[9] ^ b[13],
-                                  b[2] ^ b[6] ^ b[10] ^ b[14], b[3] ^ b[7] ^ b[11] ^ b[15]]);
-    // SAFETY: the server's own pg_advisory_xact_lock(int4, int4) with two int4 Datums.
-    unsafe {
-        pgrx::direct_function_call_as_datum(
-            pg_sys::pg_advisory_xact_lock_int4,
-            &[FAMILY_LOCK_CLASS.into_datum(), key.into_datum()],
-        );
-    }
+    advisory_xact_lock(FAMILY_LOCK_CLASS, family_id);
+}
+
+/// Serialize user-wide revocations of one user (they lock many families'
+/// rows; two of them interleaving their passes could wait on each other).
+fn lock_user(user_id: Uuid) {
+    advisory_xact_lock(USER_LOCK_CLASS, user_id);
 }
 
 /// Revoke every live session of a family; audits `family_revoked` when any was.
@@ -1031,8 +1035,7 @@ pub fn revoke_user_sessions(
             // fresh snapshot (READ COMMITTED) until none is left: joins that
             // come later wait for the rows revoked here and are refused.
             // Bounded: only logins made during the previous pass keep it going.
-            let lock = plan(client, &USER_LOCK)?;
-            client.select(lock, None, &[arg(user_id)])?;
+            lock_user(user_id);
             let fp = plan(client, &USER_FAMILIES)?;
             let per_family = plan(client, &REVOKE_USER_FAMILY)?;
             let mut revoked: Vec<Uuid> = Vec::new();
