@@ -216,6 +216,15 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'create_key_wrapper';
 
+-- pg_authguard::sessions::create_session
+
+CREATE OR REPLACE FUNCTION authguard.create_session(
+    user_id uuid, ttl interval DEFAULT NULL, user_agent text DEFAULT NULL, ip inet DEFAULT NULL,
+    dpop_jkt text DEFAULT NULL, family_id uuid DEFAULT NULL, auth_time timestamptz DEFAULT now())
+RETURNS TABLE (session_id uuid, family_id uuid, jti uuid, expires_at timestamptz)
+VOLATILE SECURITY DEFINER ROWS 1
+LANGUAGE c AS 'MODULE_PATHNAME', 'create_session_wrapper';
+
 -- pg_authguard::crypto::decrypt
 CREATE  FUNCTION "decrypt"(
 	"ciphertext" bytea, /* Option < & [u8] > */
@@ -323,6 +332,15 @@ CREATE  FUNCTION "reencrypt"(
 VOLATILE SECURITY DEFINER PARALLEL SAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'reencrypt_wrapper';
+
+-- pg_authguard::sessions::revoke_session_family
+CREATE OR REPLACE FUNCTION "revoke_session_family"(
+	"family_id" uuid, /* Option < Uuid > */
+	"reason" TEXT DEFAULT 'revoked' /* Option < & str > */
+) RETURNS INT /* i32 */
+VOLATILE SECURITY DEFINER
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'revoke_session_family_wrapper';
 
 -- pg_authguard::keyring::rotate_key
 CREATE  FUNCTION "rotate_key"(

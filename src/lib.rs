@@ -6,6 +6,7 @@
 //! - [`crypto`]: hashing, MACs, KDF, X25519 and AEAD primitives as SQL functions.
 //! - [`privacy`]: device hashes, IP truncation, token hashing.
 //! - [`sessions`]: refresh-token rotation, replay detection, revocation, cleanup.
+//! - [`session_probe`]: `validate_session`'s index probe without SPI.
 //! - [`keyring`]: master key, versioned data keys, envelope encryption, re-encryption.
 //! - [`spi_plans`]: SPI plans kept across calls for the hot paths.
 //! - [`srf`]: one-row `RETURNS TABLE` results in materialize mode.
@@ -20,6 +21,7 @@ pub mod errors;
 pub mod gucs;
 pub mod keyring;
 pub mod privacy;
+pub mod session_probe;
 pub mod sessions;
 pub mod spi_plans;
 pub mod srf;

@@ -13,6 +13,7 @@
 use crate::errors::{AuthGuardError, OrReport, Result};
 use crate::gucs;
 use crate::privacy::{self, CidrDatum, InetDatum};
+use crate::session_probe;
 use crate::spi_plans::{plan, Statement};
 use crate::srf::{self, cell};
 use crate::uuid_gen;
@@ -310,26 +311,43 @@ const ROTATE_BY_ID: Statement = Statement {
     mutating: true,
 };
 
+/// A new session and its `session_created` audit row, in one statement.
 const INSERT_SESSION: Statement = Statement {
     key: "insert_session",
-    sql: "INSERT INTO authguard.auth_sessions \
-            (id, user_id, family_id, current_jti, device_hash, last_ip_cidr, auth_time, created_at, expires_at, dpop_jkt) \
-          VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7, pg_catalog.now()), pg_catalog.now(), \
-                  pg_catalog.now() OPERATOR(pg_catalog.+) $8, $9) \
-          RETURNING expires_at",
-    args: &[UUID, UUID, UUID, UUID, TEXT, CIDR, TSTZ, INTERVAL, TEXT],
+    sql: "WITH created AS ( \
+            INSERT INTO authguard.auth_sessions \
+              (id, user_id, family_id, current_jti, device_hash, last_ip_cidr, auth_time, created_at, expires_at, dpop_jkt) \
+            VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7, pg_catalog.now()), pg_catalog.now(), \
+                    pg_catalog.now() OPERATOR(pg_catalog.+) $8, $9) \
+            RETURNING expires_at), \
+          audited AS ( \
+            INSERT INTO authguard.auth_audit_log (action, user_id, family_id, session_id, details) \
+            VALUES ('session_created', $2, $3, $1, \
+                    pg_catalog.jsonb_build_object('joined_family', $10, 'dpop_bound', $9 IS NOT NULL))) \
+          SELECT expires_at FROM created",
+    args: &[UUID, UUID, UUID, UUID, TEXT, CIDR, TSTZ, INTERVAL, TEXT, pg_sys::BOOLOID],
     mutating: true,
 };
 
 const REVOKE_FAMILY: Statement = Statement {
     key: "revoke_family",
-    sql: "UPDATE authguard.auth_sessions \
-             SET revoked_at = pg_catalog.now(), revoked_reason = $2, reused_jti_of = COALESCE($3, reused_jti_of) \
-           WHERE id OPERATOR(pg_catalog.=) ANY (ARRAY( \
-                   SELECT id FROM authguard.auth_sessions \
-                    WHERE family_id OPERATOR(pg_catalog.=) $1 AND revoked_at IS NULL ORDER BY id FOR UPDATE)) \
-             AND revoked_at IS NULL \
-          RETURNING user_id",
+    // One statement: the revocation and its `family_revoked` audit row. The
+    // caller holds the family lock, which every writer of the family takes
+    // before touching its rows, so the rows need no ordered pre-locking.
+    sql: "WITH revoked AS ( \
+            UPDATE authguard.auth_sessions \
+               SET revoked_at = pg_catalog.now(), revoked_reason = $2, reused_jti_of = COALESCE($3, reused_jti_of) \
+             WHERE family_id OPERATOR(pg_catalog.=) $1 AND revoked_at IS NULL \
+            RETURNING user_id), \
+          summary AS ( \
+            SELECT pg_catalog.count(*)::pg_catalog.int4 AS n, (SELECT user_id FROM revoked LIMIT 1) AS user_id \
+              FROM revoked), \
+          audited AS ( \
+            INSERT INTO authguard.auth_audit_log (action, user_id, family_id, details) \
+            SELECT 'family_revoked', summary.user_id, $1, \
+                   pg_catalog.jsonb_build_object('reason', $2, 'sessions', summary.n) \
+              FROM summary WHERE summary.n OPERATOR(pg_catalog.>) 0) \
+          SELECT n, user_id FROM summary",
     args: &[UUID, TEXT, UUID],
     mutating: true,
 };
@@ -370,16 +388,18 @@ const AUDIT: Statement = Statement {
     mutating: true,
 };
 
-/// One keyset-paginated batch of cleanup over `(expires_at, id)`.
+/// One keyset-paginated batch of cleanup over `(expires_at, id)`. The locked
+/// rows are deleted by their TIDs (a TID scan), not joined back by id: that
+/// join cost one primary-key probe per row, half of each batch's time.
 const CLEANUP_EXPIRED_BATCH: Statement = Statement {
     key: "cleanup_expired_batch",
     sql: "WITH batch AS ( \
-            SELECT id, expires_at FROM authguard.auth_sessions \
+            SELECT ctid, id, expires_at FROM authguard.auth_sessions \
              WHERE expires_at OPERATOR(pg_catalog.<) $1 \
                AND (expires_at, id) OPERATOR(pg_catalog.>) ($2, $3) \
              ORDER BY expires_at, id LIMIT $4 FOR UPDATE SKIP LOCKED), \
-          gone AS (DELETE FROM authguard.auth_sessions s USING batch b \
-                    WHERE s.id OPERATOR(pg_catalog.=) b.id RETURNING s.id) \
+          gone AS (DELETE FROM authguard.auth_sessions s \
+                    WHERE s.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT ctid FROM batch)) RETURNING 1) \
           SELECT (SELECT pg_catalog.count(*) FROM gone), \
                  (SELECT pg_catalog.count(*) FROM batch), l.expires_at, l.id \
             FROM (SELECT expires_at, id FROM batch ORDER BY expires_at DESC, id DESC LIMIT 1) l \
@@ -391,12 +411,12 @@ const CLEANUP_EXPIRED_BATCH: Statement = Statement {
 const CLEANUP_REVOKED_BATCH: Statement = Statement {
     key: "cleanup_revoked_batch",
     sql: "WITH batch AS ( \
-            SELECT id, revoked_at FROM authguard.auth_sessions \
+            SELECT ctid, id, revoked_at FROM authguard.auth_sessions \
              WHERE revoked_at OPERATOR(pg_catalog.<) $1 \
                AND (revoked_at, id) OPERATOR(pg_catalog.>) ($2, $3) \
              ORDER BY revoked_at, id LIMIT $4 FOR UPDATE SKIP LOCKED), \
-          gone AS (DELETE FROM authguard.auth_sessions s USING batch b \
-                    WHERE s.id OPERATOR(pg_catalog.=) b.id RETURNING s.id) \
+          gone AS (DELETE FROM authguard.auth_sessions s \
+                    WHERE s.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT ctid FROM batch)) RETURNING 1) \
           SELECT (SELECT pg_catalog.count(*) FROM gone), \
                  (SELECT pg_catalog.count(*) FROM batch), l.revoked_at, l.id \
             FROM (SELECT revoked_at, id FROM batch ORDER BY revoked_at DESC, id DESC LIMIT 1) l \
@@ -544,23 +564,8 @@ fn revoke_family(
     lock_family(family_id);
     let p = plan(client, &REVOKE_FAMILY)?;
     let table = client.select(p, None, &[arg(family_id), arg(reason), arg(reused_jti)])?;
-    let n = table.len() as i32;
-    let mut user = None;
-    for t in table {
-        user = t.get::<Uuid>(1)?;
-    }
-    if n > 0 {
-        audit(
-            client,
-            "family_revoked",
-            user,
-            Some(family_id),
-            None,
-            None,
-            serde_json::json!({ "reason": reason, "sessions": n }),
-        )?;
-    }
-    Ok((n, user))
+    let row = table.first();
+    Ok((row.get::<i32>(1)?.unwrap_or(0), row.get::<Uuid>(2)?))
 }
 
 fn cidr_of(ip: Option<InetDatum>) -> Result<Option<CidrDatum>> {
@@ -579,12 +584,13 @@ fn tstz(m: Micros) -> Option<TimestampWithTimeZone> {
 
 
 /// A new login. Returns the session, its family and its first jti.
+/// No `SET search_path` (see `rotate_session_token`): its SQL is fully qualified.
 #[pg_extern(sql = r#"
 CREATE FUNCTION authguard.create_session(
     user_id uuid, ttl interval DEFAULT NULL, user_agent text DEFAULT NULL, ip inet DEFAULT NULL,
     dpop_jkt text DEFAULT NULL, family_id uuid DEFAULT NULL, auth_time timestamptz DEFAULT now())
 RETURNS TABLE (session_id uuid, family_id uuid, jti uuid, expires_at timestamptz)
-VOLATILE SECURITY DEFINER ROWS 1 SET search_path = pg_catalog, pg_temp
+VOLATILE SECURITY DEFINER ROWS 1
 LANGUAGE c AS 'MODULE_PATHNAME', 'create_session_wrapper';
 "#)]
 #[allow(clippy::too_many_arguments)]
@@ -673,18 +679,10 @@ fn create_session_impl(
                 arg(auth_time),
                 arg(ttl),
                 arg(dpop_jkt),
+                arg(family_id.is_some()),
             ],
         )?;
         let expires_at = table.first().get_one::<TimestampWithTimeZone>()?;
-        audit(
-            client,
-            "session_created",
-            Some(user_id),
-            Some(family),
-            Some(session_id),
-            None,
-            serde_json::json!({ "joined_family": family_id.is_some(), "dpop_bound": dpop_jkt.is_some() }),
-        )?;
         Ok((session_id, family, jti, expires_at))
     })
 }
@@ -912,12 +910,18 @@ pub fn _validate_session(
     jti: Option<Uuid>,
     dpop_jkt: default!(Option<&str>, "NULL"),
     max_auth_age: default!(Option<Interval>, "NULL"),
+    fcinfo: pg_sys::FunctionCallInfo,
 ) -> pgrx::composite_type!('static, "authguard.session_validation") {
     let (valid, status, user, session, step_up) = validate_impl(family_id, jti, dpop_jkt, max_auth_age).or_report();
-    validation_tuple(valid, status, user, session, step_up).or_report()
+    // The planner already resolved the result type: read it from the call
+    // expression instead of looking the type up by name on every call.
+    // SAFETY: our own call's fcinfo.
+    let typoid = unsafe { pg_sys::get_fn_expr_rettype((*fcinfo).flinfo) };
+    validation_tuple(typoid, valid, status, user, session, step_up).or_report()
 }
 
 fn validation_tuple(
+    rettype: pg_sys::Oid,
     valid: bool,
     status: &'static str,
     user: Option<Uuid>,
@@ -925,18 +929,22 @@ fn validation_tuple(
     step_up: bool,
 ) -> Result<pgrx::heap_tuple::PgHeapTuple<'static, pgrx::AllocatedByRust>> {
     use pgrx::IntoDatum;
-    // The row type's descriptor from the type cache (two syscache probes and a
-    // hash lookup; no name parsing), released after forming the tuple.
-    let typoid = unsafe {
-        let ns = pg_sys::get_namespace_oid(c"authguard".as_ptr(), false);
-        pg_sys::GetSysCacheOid(
-            pg_sys::SysCacheIdentifier::TYPENAMENSP as _,
-            pg_sys::Anum_pg_type_oid as _,
-            pg_sys::Datum::from(c"session_validation".as_ptr()),
-            pg_sys::Datum::from(ns),
-            pg_sys::Datum::from(0),
-            pg_sys::Datum::from(0),
-        )
+    // Called without a call expression (e.g. through DirectFunctionCall):
+    // find the row type by name.
+    let typoid = if rettype != pg_sys::InvalidOid {
+        rettype
+    } else {
+        unsafe {
+            let ns = pg_sys::get_namespace_oid(c"authguard".as_ptr(), false);
+            pg_sys::GetSysCacheOid(
+                pg_sys::SysCacheIdentifier::TYPENAMENSP as _,
+                pg_sys::Anum_pg_type_oid as _,
+                pg_sys::Datum::from(c"session_validation".as_ptr()),
+                pg_sys::Datum::from(ns),
+                pg_sys::Datum::from(0),
+                pg_sys::Datum::from(0),
+            )
+        }
     };
     if typoid == pg_sys::InvalidOid {
         return Err(AuthGuardError::Internal("type authguard.session_validation is missing".into()));
@@ -965,31 +973,36 @@ fn validate_impl(
     let jti = require(jti, "jti")?;
     let max_age = max_auth_age.map(|iv| check_interval("max_auth_age", &iv, true)).transpose()?;
     let p = policy();
-    Spi::connect(|client| {
-        // Hot path: the live-jti index; the family must match too.
-        let stmt = plan(client, &LIVE_BY_JTI)?;
-        let mut rows = Vec::with_capacity(1);
-        for t in client.select(stmt, None, &[arg(jti)])? {
-            if t.get::<Uuid>(11)? == Some(family_id) {
-                rows.push(row_from_tuple(&t)?);
+    // Hot path: the live-jti index, probed directly (no SPI, no executor).
+    let mut rows = match session_probe::live_session_by_jti(&jti, &family_id) {
+        Ok(hit) => hit.into_iter().collect(),
+        Err(()) => Spi::connect(|client| -> Result<Vec<SessionRow>> {
+            let stmt = plan(client, &LIVE_BY_JTI)?;
+            let mut rows = Vec::with_capacity(1);
+            for t in client.select(stmt, None, &[arg(jti)])? {
+                if t.get::<Uuid>(11)? == Some(family_id) {
+                    rows.push(row_from_tuple(&t)?);
+                }
             }
-        }
-        if rows.is_empty() {
-            rows = load_rows(client, &FAMILY_ROWS, &family_id)?;
-        }
-        let v = decide_validation(&rows, &uuid_bytes(&jti), dpop_jkt, max_age, &p);
-        let (user, session) = match v.session() {
-            Some(i) => (Some(Uuid::from_bytes(rows[i].user_id)), Some(Uuid::from_bytes(rows[i].id))),
-            None => (None, None),
-        };
-        let step_up = matches!(v, Validation::Valid { step_up_required: true, .. });
-        Ok((matches!(v, Validation::Valid { .. }), v.status(), user, session, step_up))
-    })
+            Ok(rows)
+        })?,
+    };
+    if rows.is_empty() {
+        // Not a current jti of the family: load the family to say why.
+        rows = Spi::connect(|client| load_rows(client, &FAMILY_ROWS, &family_id))?;
+    }
+    let v = decide_validation(&rows, &uuid_bytes(&jti), dpop_jkt, max_age, &p);
+    let (user, session) = match v.session() {
+        Some(i) => (Some(Uuid::from_bytes(rows[i].user_id)), Some(Uuid::from_bytes(rows[i].id))),
+        None => (None, None),
+    };
+    let step_up = matches!(v, Validation::Valid { step_up_required: true, .. });
+    Ok((matches!(v, Validation::Valid { .. }), v.status(), user, session, step_up))
 }
 
 /// Revoke every live session of a family. Idempotent: 0 when nothing was live.
+/// No `SET search_path` (see `rotate_session_token`): its SQL is fully qualified.
 #[pg_extern(volatile, security_definer)]
-#[search_path(pg_catalog, pg_temp)]
 pub fn revoke_session_family(family_id: Option<Uuid>, reason: default!(Option<&str>, "'revoked'")) -> i32 {
     (|| -> Result<i32> {
         require_writable("revoke_session_family")?;
