@@ -83,13 +83,15 @@ fn resolve() -> Option<Layout> {
             return None;
         }
         let rel = pg_sys::table_open(table, pg_sys::AccessShareLock as _);
-        let desc = (*rel).rd_att;
         let mut attnums = [0i16; 11];
-        for (slot, name) in attnums.iter_mut().zip(COLUMNS) {
-            for i in 0..(*desc).natts as usize {
-                let att = (*desc).attrs.as_ptr().add(i);
-                if !(*att).attisdropped && CStr::from_ptr((*att).attname.data.as_ptr()) == name {
-                    *slot = (*att).attnum;
+        {
+            // Borrowed from the relcache entry (not released or freed here).
+            let desc = pgrx::PgTupleDesc::from_pg_unchecked((*rel).rd_att);
+            for (slot, name) in attnums.iter_mut().zip(COLUMNS) {
+                for att in desc.iter() {
+                    if !att.attisdropped && CStr::from_ptr(att.attname.data.as_ptr()) == name {
+                        *slot = att.attnum;
+                    }
                 }
             }
         }
@@ -121,6 +123,14 @@ pub fn live_session_by_jti(jti: &Uuid, family: &Uuid) -> Result<Option<SessionRo
     unsafe {
         let rel = pg_sys::table_open(layout.table, pg_sys::AccessShareLock as _);
         let idx = pg_sys::index_open(layout.index, pg_sys::AccessShareLock as _);
+        // Taking a lock the transaction did not hold yet processes pending
+        // invalidations; if they concerned these relations, the layout was
+        // just forgotten and this call takes the SPI path instead.
+        if LAYOUT.with(|l| l.get()).is_none() || (*(*idx).rd_index).indrelid != layout.table {
+            pg_sys::index_close(idx, pg_sys::NoLock as _);
+            pg_sys::table_close(rel, pg_sys::NoLock as _);
+            return Err(());
+        }
         let snapshot = pg_sys::GetActiveSnapshot();
         let mut key: pg_sys::ScanKeyData = std::mem::zeroed();
         pg_sys::ScanKeyInit(

@@ -364,8 +364,8 @@ const USER_FAMILIES: Statement = Statement {
     mutating: true,
 };
 
-/// One family's share of a user revocation: its rows are locked in `id` order,
-/// the order every other family path locks them in.
+/// One family's share of a user revocation (under the family lock); its rows
+/// are locked in `id` order like the slow paths'.
 const REVOKE_USER_FAMILY: Statement = Statement {
     key: "revoke_user_family",
     sql: "UPDATE authguard.auth_sessions \
@@ -538,7 +538,9 @@ fn advisory_xact_lock(class: i32, id: Uuid) {
 
 /// Serialize the writers of one family with a transaction-level advisory lock.
 ///
-/// Lock order is always: this lock, then the family's rows (in `id` order).
+/// Lock order is always: this lock, then the family's rows. Holding it, a
+/// writer is alone among the family's writers, so the order of its row locks
+/// no longer matters (the slow paths still take them in `id` order).
 /// Every writer follows it, rotation's fast path included: a rotation that
 /// loses a race keeps the row lock its UPDATE took while re-checking the newer
 /// row version, so taking the family lock only afterwards could deadlock with
