@@ -332,12 +332,18 @@ const INSERT_SESSION: Statement = Statement {
 const REVOKE_FAMILY: Statement = Statement {
     key: "revoke_family",
     // One statement: the revocation and its `family_revoked` audit row. The
-    // caller holds the family lock, which every writer of the family takes
-    // before touching its rows, so the rows need no ordered pre-locking.
+    // rows are locked in `id` order first: `revoke_user_sessions` takes no
+    // family locks (a user may have more families than the lock table holds)
+    // and locks each family's rows in that order, so a plain UPDATE here
+    // (family-index order) deadlocked with it on multi-device families
+    // (caught by the soak test).
     sql: "WITH revoked AS ( \
             UPDATE authguard.auth_sessions \
                SET revoked_at = pg_catalog.now(), revoked_reason = $2, reused_jti_of = COALESCE($3, reused_jti_of) \
-             WHERE family_id OPERATOR(pg_catalog.=) $1 AND revoked_at IS NULL \
+             WHERE id OPERATOR(pg_catalog.=) ANY (ARRAY( \
+                     SELECT id FROM authguard.auth_sessions \
+                      WHERE family_id OPERATOR(pg_catalog.=) $1 AND revoked_at IS NULL ORDER BY id FOR UPDATE)) \
+               AND revoked_at IS NULL \
             RETURNING user_id), \
           summary AS ( \
             SELECT pg_catalog.count(*)::pg_catalog.int4 AS n, (SELECT user_id FROM revoked LIMIT 1) AS user_id \
@@ -364,8 +370,8 @@ const USER_FAMILIES: Statement = Statement {
     mutating: true,
 };
 
-/// One family's share of a user revocation (under the family lock); its rows
-/// are locked in `id` order like the slow paths'.
+/// One family's share of a user revocation: its rows are locked in `id` order,
+/// the order every other family path locks them in.
 const REVOKE_USER_FAMILY: Statement = Statement {
     key: "revoke_user_family",
     sql: "UPDATE authguard.auth_sessions \
@@ -538,9 +544,8 @@ fn advisory_xact_lock(class: i32, id: Uuid) {
 
 /// Serialize the writers of one family with a transaction-level advisory lock.
 ///
-/// Lock order is always: this lock, then the family's rows. Holding it, a
-/// writer is alone among the family's writers, so the order of its row locks
-/// no longer matters (the slow paths still take them in `id` order).
+/// Lock order is always: this lock, then the family's rows in `id` order
+/// (`revoke_user_sessions` takes no family lock, only the rows in that order).
 /// Every writer follows it, rotation's fast path included: a rotation that
 /// loses a race keeps the row lock its UPDATE took while re-checking the newer
 /// row version, so taking the family lock only afterwards could deadlock with
