@@ -115,6 +115,10 @@ say "schema: CREATE EXTENSION pg_authguard + baseline"
 t0=$(date +%s.%N)
 say "loading $SCALE sessions into authguard.auth_sessions and baseline.auth_sessions"
 "${PSQL[@]}" -d bench -v scale="$SCALE" -f bench/sql/load.sql >/dev/null
+# The runs vacuum before each pgbench run instead (see pgbench_run).
+for t in authguard.auth_sessions authguard.auth_audit_log baseline.auth_sessions baseline.auth_audit_log; do
+    q "ALTER TABLE $t SET (autovacuum_enabled = off)" >/dev/null
+done
 NLIVE=$(q "SELECT count(*) FROM bench.pairs")
 LOAD_S=$(echo "$(date +%s.%N) - $t0" | bc)
 say "loaded in ${LOAD_S}s; $NLIVE live sessions"
@@ -134,10 +138,11 @@ emit "$(printf '{"kind":"meta","scale":%d,"nlive":%d,"rounds":%d,"duration_s":%d
     "${RUSTFLAGS:-}" "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src sql || echo +dirty)" \
     "$(date -u +%FT%TZ)" "$(cut -d' ' -f1-3 /proc/loadavg)")"
 
-prepare_tables() {  # vacuum + checkpoint so each workload starts from the same state
+prepare_tables() {  # vacuum + checkpoint so each run starts from the same state
     q "VACUUM (ANALYZE) authguard.auth_sessions" >/dev/null
     q "VACUUM (ANALYZE) baseline.auth_sessions" >/dev/null
     q "VACUUM (ANALYZE) authguard.auth_audit_log" >/dev/null
+    q "VACUUM (ANALYZE) baseline.auth_audit_log" >/dev/null
     q "CHECKPOINT" >/dev/null
 }
 
@@ -173,6 +178,13 @@ pgbench_run() {  # workload variant round
     local w=$1 v=$2 r=$3 table=authguard out upd0 upd1 extra=""
     [ "$v" = baseline ] && table=baseline
     before_run "$w"
+    # Every run starts from a vacuumed table: A and F share authguard's table
+    # and B has its own, so without this the shared one would carry twice the
+    # dead versions of the other into later rounds. (Autovacuum is off for
+    # these tables for the same reason; the sleep lets the VACUUM's backend be
+    # reaped before the CPU counters are read.)
+    prepare_tables
+    sleep 1
     upd0=$(n_tup_upd "$table")
     local scpu0 ccpu0 scpu1 ccpu1
     client_cpu_s >"$WORK/ccpu0"; scpu0=$(server_cpu_s); ccpu0=$(cat "$WORK/ccpu0")
@@ -203,7 +215,7 @@ pgbench_run() {  # workload variant round
 }
 
 # Rounds interleave A, B, F; the order turns each round so no variant always
-# runs first (or right after a vacuum).
+# runs first.
 pgbench_workload() {  # workload
     local w=$1 r i
     local variants=(ext baseline floor)
